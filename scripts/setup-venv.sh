@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Creates .venv with the tools the tests and benchmarks use as references (DuckDB CLI from PyPI).
+# Idempotent: re-installs only when scripts/test-requirements.txt changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv
+stamp="$venv/.requirements"
+if [ ! -f "$stamp" ] || ! cmp -s scripts/test-requirements.txt "$stamp"; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
+  cp scripts/test-requirements.txt "$stamp"
+fi
+"$venv/bin/duckdb" --version >/dev/null

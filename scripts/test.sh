@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command (README, CI): installs what the tests need, then runs every check we land with.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-venv.sh
+export TRAILQ_DUCKDB="$PWD/.venv/bin/duckdb"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets

@@ -1,0 +1,28 @@
+//! Command-line interface: clap derive. Each subcommand's arguments live in its own file under
+//! `commands/`; doc comments are the help text.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{convert::ConvertArgs, schema::SchemaArgs};
+
+/// Get AWS CloudTrail events — Amazon Inspector's first — into typed, partitioned, lossless
+/// Parquet that DuckDB, DataFusion, Spark and Athena read directly.
+#[derive(Debug, Parser)]
+#[command(
+    name = "trailq",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert trail log files and saved LookupEvents/Lake JSON into the Parquet dataset
+    Convert(ConvertArgs),
+    /// Print the event schema, or the DDL that opens a dataset in DuckDB or Athena
+    Schema(SchemaArgs),
+}

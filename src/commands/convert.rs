@@ -1,0 +1,407 @@
+//! `trailq convert PATH… --out DIR`: local CloudTrail files → the Parquet dataset.
+//!
+//! Worker threads (one per core) each take whole files: read, gunzip, split into records, parse,
+//! and build Arrow batches. The calling thread owns the dataset sink and the reject log, so
+//! deduplication and file writing need no locks. The channel between them is bounded, so memory
+//! stays flat however many files there are.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::batch::EventBatchBuilder;
+use crate::error::{EXIT_REJECTED, Error, Result};
+use crate::json::truncate;
+use crate::record::parse_record;
+use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
+use crate::sink::rejected::{RejectLog, Rejection};
+use crate::source::log_files::{self, Contents, InputFile, SkipKind};
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Files or folders to read: trail log files ({"Records":[…]}, .json or .json.gz, organization
+    /// layout too), LookupEvents output ({"Events":[…]}), Lake results with eventJson, JSON arrays
+    /// and JSON Lines of records. Folders are walked; digest and Insights files are skipped.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The dataset folder to write; created if missing. Events already in it are not added again.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Threads that read and parse files [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar and no summary; rejected inputs are still reported
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Rows a worker gathers before handing a batch over.
+const BATCH_ROWS: usize = 8192;
+/// …or record-text bytes, whichever comes first (keeps batches of huge records small).
+const BATCH_TEXT_BYTES: usize = 16 << 20;
+/// Record rejections printed on the terminal; all of them are in the reject log.
+const PRINTED_REJECTIONS: u64 = 10;
+
+enum Msg {
+    Batch(RecordBatch),
+    Rejected {
+        file: usize,
+        position: Option<String>,
+        reason: String,
+        record: Option<String>,
+    },
+    FileDone {
+        file: usize,
+        records: u64,
+        outcome: FileOutcome,
+    },
+}
+
+enum FileOutcome {
+    Read,
+    Skipped(SkipKind),
+    Failed(String),
+}
+
+/// What `convert` reports at the end (also as `--json`).
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub files_read: u64,
+    pub files_rejected: u64,
+    pub files_skipped: BTreeMap<String, u64>,
+    pub records_read: u64,
+    pub rows_written: u64,
+    pub duplicates_dropped: u64,
+    pub records_rejected: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub files_out: u64,
+    pub partitions: u64,
+    pub elapsed_seconds: f64,
+    pub dataset: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_log: Option<PathBuf>,
+}
+
+pub fn run(args: ConvertArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let mut sink = ParquetDatasetSink::open(&args.out, DatasetOptions::default())?;
+    let out_dir = std::fs::canonicalize(&args.out).ok();
+    let found = log_files::discover(&args.paths, out_dir.as_deref())?;
+    if found.files.is_empty() && found.skipped.is_empty() {
+        return Err(Error::Usage(format!(
+            "no files to convert under {}",
+            args.paths
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut summary = Summary {
+        dataset: args.out.clone(),
+        ..Summary::default()
+    };
+    for (_, kind) in &found.skipped {
+        *summary.files_skipped.entry(kind.to_string()).or_default() += 1;
+    }
+    let files = found.files;
+    let total_bytes: u64 = files.iter().map(|f| f.bytes).sum();
+    let progress = progress_bar(total_bytes, args.quiet);
+    let mut rejects = RejectLog::new(sink.root());
+    let workers = args
+        .threads
+        .map(NonZeroUsize::get)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, NonZeroUsize::get))
+        .min(files.len())
+        .max(1);
+
+    let next_file = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = sync_channel::<Msg>(workers * 2);
+    let outcome = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (files, next_file, stop) = (&files, &next_file, &stop);
+            scope.spawn(move || worker(files, next_file, stop, tx));
+        }
+        drop(tx);
+        let result = receive(
+            &rx,
+            &files,
+            &mut sink,
+            &mut rejects,
+            &mut summary,
+            &progress,
+            args.quiet,
+        );
+        if result.is_err() {
+            // Let the workers see the closed channel or the flag and stop early.
+            stop.store(true, Ordering::Relaxed);
+            drop(rx);
+        }
+        result
+    });
+    progress.finish_and_clear();
+    outcome?;
+    let rejected_log = (rejects.count() > 0).then(|| rejects.path().to_owned());
+    rejects.finish()?;
+    let stats = sink.finish()?;
+    summary.rows_written = stats.rows_written;
+    summary.duplicates_dropped = stats.duplicates_dropped;
+    summary.bytes_out = stats.bytes_written;
+    summary.files_out = stats.files_written;
+    summary.partitions = stats.partitions;
+    summary.bytes_in = total_bytes;
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    summary.rejected_log = rejected_log;
+    if args.json {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &summary).map_err(|e| Error::Stdout(e.into()))?;
+        writeln!(out).map_err(Error::Stdout)?;
+    } else if !args.quiet {
+        print_summary(&summary)?;
+    }
+    if summary.records_rejected > 0 || summary.files_rejected > 0 {
+        if let Some(log) = &summary.rejected_log {
+            eprintln!(
+                "{} rejected record(s) and {} rejected file(s): every one is in `{}` with its reason",
+                summary.records_rejected,
+                summary.files_rejected,
+                log.display()
+            );
+        }
+        return Ok(ExitCode::from(EXIT_REJECTED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(total_bytes: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {binary_bytes}/{binary_total_bytes} \
+             {binary_bytes_per_sec} ETA {eta}  {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The sink side: writes batches, logs rejections, keeps the counts.
+fn receive(
+    rx: &Receiver<Msg>,
+    files: &[InputFile],
+    sink: &mut ParquetDatasetSink,
+    rejects: &mut RejectLog,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+    quiet: bool,
+) -> Result<()> {
+    let run_id = sink.run_id().to_owned();
+    for msg in rx {
+        match msg {
+            Msg::Batch(batch) => sink.write(&batch)?,
+            Msg::Rejected {
+                file,
+                position,
+                reason,
+                record,
+            } => {
+                let source = files[file].path.to_string_lossy();
+                summary.records_rejected += 1;
+                if summary.records_rejected <= PRINTED_REJECTIONS {
+                    progress.suspend(|| {
+                        eprintln!(
+                            "rejected record at `{source}` {}: {reason}",
+                            position.as_deref().unwrap_or("")
+                        )
+                    });
+                } else if summary.records_rejected == PRINTED_REJECTIONS + 1 && !quiet {
+                    progress.suspend(|| eprintln!("(more rejected records: see the reject log)"));
+                }
+                rejects.add(&Rejection {
+                    run: &run_id,
+                    source: &source,
+                    position,
+                    reason,
+                    record: record.as_deref(),
+                })?;
+            }
+            Msg::FileDone {
+                file,
+                records,
+                outcome,
+            } => {
+                let path = &files[file].path;
+                summary.records_read += records;
+                match outcome {
+                    FileOutcome::Read => summary.files_read += 1,
+                    FileOutcome::Skipped(kind) => {
+                        *summary.files_skipped.entry(kind.to_string()).or_default() += 1
+                    }
+                    FileOutcome::Failed(reason) => {
+                        summary.files_rejected += 1;
+                        progress
+                            .suspend(|| eprintln!("rejected file `{}`: {reason}", path.display()));
+                        rejects.add(&Rejection {
+                            run: &run_id,
+                            source: &path.to_string_lossy(),
+                            position: None,
+                            reason,
+                            record: None,
+                        })?;
+                    }
+                }
+                progress.inc(files[file].bytes);
+                progress.set_message(format!("{} records", summary.records_read));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The reading side: takes files one at a time until none are left.
+fn worker(files: &[InputFile], next: &AtomicUsize, stop: &AtomicBool, tx: SyncSender<Msg>) {
+    let mut builder = EventBatchBuilder::new();
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= files.len() || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let Some((records, outcome)) = convert_file(i, &files[i].path, &mut builder, &tx) else {
+            return; // the receiver is gone
+        };
+        if tx
+            .send(Msg::FileDone {
+                file: i,
+                records,
+                outcome,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+    if !builder.is_empty() {
+        let _ = tx.send(Msg::Batch(builder.finish()));
+    }
+}
+
+/// Converts one file; `None` when the receiver went away.
+fn convert_file(
+    file: usize,
+    path: &Path,
+    builder: &mut EventBatchBuilder,
+    tx: &SyncSender<Msg>,
+) -> Option<(u64, FileOutcome)> {
+    let text = match log_files::read_text(path) {
+        Ok(t) => t,
+        Err(e) => return Some((0, FileOutcome::Failed(e.to_string()))),
+    };
+    let items = match log_files::extract(path, &text) {
+        Ok(Contents::Records(items)) => items,
+        Ok(Contents::Skipped(kind)) => return Some((0, FileOutcome::Skipped(kind))),
+        Err(e) => return Some((0, FileOutcome::Failed(e.to_string()))),
+    };
+    let records = items.len() as u64;
+    for (position, item) in items {
+        let rejected = match item {
+            Ok(record) => match parse_record(&record) {
+                Ok(row) => {
+                    builder.append(&row, &record);
+                    None
+                }
+                Err(e) => Some((e.to_string(), Some(record.into_owned()))),
+            },
+            Err(e) => Some((e.reason, e.text.map(str::to_owned))),
+        };
+        if let Some((reason, record)) = rejected {
+            tx.send(Msg::Rejected {
+                file,
+                position: Some(position.to_string()),
+                reason: truncate(&reason, 300).into_owned(),
+                record,
+            })
+            .ok()?;
+        }
+        if builder.len() >= BATCH_ROWS || builder.text_bytes() >= BATCH_TEXT_BYTES {
+            tx.send(Msg::Batch(builder.finish())).ok()?;
+        }
+    }
+    Some((records, FileOutcome::Read))
+}
+
+fn print_summary(s: &Summary) -> Result<()> {
+    let mut out = io::stdout().lock();
+    let skipped = if s.files_skipped.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; skipped {}",
+            s.files_skipped
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let secs = s.elapsed_seconds.max(1e-9);
+    writeln!(
+        out,
+        "read {} files ({}){}{skipped}\n\
+         {} records: {} written, {} duplicates dropped, {} rejected\n\
+         wrote {} files ({}) in {} partitions of `{}` in {:.1} s ({:.0} records/s)",
+        s.files_read,
+        human_bytes(s.bytes_in),
+        if s.files_rejected > 0 {
+            format!(", {} rejected", s.files_rejected)
+        } else {
+            String::new()
+        },
+        s.records_read,
+        s.rows_written,
+        s.duplicates_dropped,
+        s.records_rejected,
+        s.files_out,
+        human_bytes(s.bytes_out),
+        s.partitions,
+        s.dataset.display(),
+        s.elapsed_seconds,
+        s.records_read as f64 / secs,
+    )
+    .map_err(Error::Stdout)
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

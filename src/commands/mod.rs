@@ -1,0 +1,16 @@
+//! One file per subcommand; `run` dispatches.
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+
+pub mod convert;
+pub mod schema;
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Convert(args) => convert::run(args),
+        Command::Schema(args) => schema::run(args),
+    }
+}

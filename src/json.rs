@@ -1,0 +1,272 @@
+//! JSON helpers shared by the record parser and the file reader.
+//!
+//! Everything works on `serde_json::RawValue` slices of the input so that a record's text is
+//! scanned without building a DOM, strings stay borrowed unless they had escapes, and the text of
+//! numbers is never re-printed.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// Text borrowed from the input where it needs no unescaping.
+pub type Text<'a> = Cow<'a, str>;
+/// A JSON object's entries as column text, in input order.
+pub type MapEntries<'a> = Vec<(Text<'a>, Option<Text<'a>>)>;
+
+/// Deserializes an object keeping only the named fields as raw JSON. `Ok(None)`: not an object.
+pub fn fields_of<'a, const N: usize>(
+    text: &'a str,
+    names: &[&str; N],
+) -> serde_json::Result<Option<[Option<&'a RawValue>; N]>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let out = FieldsSeed { names }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(out)
+}
+
+struct FieldsSeed<'n, const N: usize> {
+    names: &'n [&'n str; N],
+}
+
+impl<'de, const N: usize> DeserializeSeed<'de> for FieldsSeed<'_, N> {
+    type Value = Option<[Option<&'de RawValue>; N]>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for FieldsSeed<'_, N> {
+    type Value = Option<[Option<&'de RawValue>; N]>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut slots = [None; N];
+        let mut exact = [false; N];
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let key = key.0;
+            let found = match self.names.iter().position(|n| *n == key) {
+                Some(i) => Some((i, true)),
+                None => self
+                    .names
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case(&key))
+                    .map(|i| (i, false)),
+            };
+            match found {
+                // An exactly spelled key wins over a differently cased one, whatever the order.
+                Some((i, is_exact)) if is_exact || !exact[i] => {
+                    slots[i] = Some(map.next_value::<&'de RawValue>()?);
+                    exact[i] = is_exact;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(slots))
+    }
+
+    // Anything but an object: consume it and report "not an object".
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A JSON string that stays borrowed from the input unless it had escapes.
+pub struct Key<'a>(pub Text<'a>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        de.deserialize_str(V)
+    }
+}
+
+/// The value of a JSON string, or `None` for any other JSON value.
+pub fn string_of(raw: &RawValue) -> Option<Text<'_>> {
+    if raw.get().starts_with('"') {
+        serde_json::from_str::<Key>(raw.get()).ok().map(|k| k.0)
+    } else {
+        None
+    }
+}
+
+/// A value as column text: a string's value, `null` as NULL, anything else as compact JSON text.
+/// Numbers and booleans keep the exact text of the record.
+pub fn text_of(raw: &RawValue) -> Option<Text<'_>> {
+    match raw.get().as_bytes().first() {
+        Some(b'"') => string_of(raw),
+        Some(b'n') | None => None,
+        Some(b'{') | Some(b'[') => Some(compact_json(raw.get())),
+        Some(_) => Some(Cow::Borrowed(raw.get())),
+    }
+}
+
+pub fn bool_of(raw: &RawValue) -> Option<bool> {
+    // Some producers write booleans as strings ("true"); both mean the same.
+    match raw.get() {
+        "true" | "\"true\"" => Some(true),
+        "false" | "\"false\"" => Some(false),
+        _ => None,
+    }
+}
+
+/// A JSON object's top-level entries as map entries; `None` when the value is not an object.
+pub fn map_of(raw: &RawValue) -> Option<MapEntries<'_>> {
+    if !raw.get().starts_with('{') {
+        return None;
+    }
+    let entries: Entries = serde_json::from_str(raw.get()).ok()?;
+    Some(
+        entries
+            .0
+            .into_iter()
+            .map(|(k, v)| (k, text_of(v)))
+            .collect(),
+    )
+}
+
+/// All entries of a JSON object, values raw.
+pub struct Entries<'a>(pub Vec<(Text<'a>, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    out.push((k.0, v));
+                }
+                Ok(Entries(out))
+            }
+        }
+        de.deserialize_map(V)
+    }
+}
+
+/// JSON text without insignificant whitespace; the text of strings and numbers is untouched.
+pub fn compact_json(text: &str) -> Text<'_> {
+    let bytes = text.as_bytes();
+    let needs_work = {
+        let mut in_string = false;
+        let mut escaped = false;
+        bytes.iter().any(|&b| {
+            if in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                false
+            } else if b == b'"' {
+                in_string = true;
+                false
+            } else {
+                b.is_ascii_whitespace()
+            }
+        })
+    };
+    if !needs_work {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_ascii_whitespace() {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+pub fn json_kind(text: &str) -> &'static str {
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => "array",
+        Some(b'"') => "string",
+        Some(b't') | Some(b'f') => "boolean",
+        Some(b'n') => "null",
+        Some(b'{') => "object",
+        _ => "number",
+    }
+}
+
+/// At most `max` characters of `s`, with an ellipsis when cut.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_json_only_removes_whitespace_outside_strings() {
+        assert_eq!(
+            compact_json(r#"{"a": "b c",  "d" : [ 1 , 2 ]}"#),
+            r#"{"a":"b c","d":[1,2]}"#
+        );
+        assert!(matches!(compact_json(r#"{"a":"b"}"#), Cow::Borrowed(_)));
+        assert_eq!(compact_json(r#"{"a\" ": 1}"#), r#"{"a\" ":1}"#);
+    }
+}

@@ -1,0 +1,343 @@
+//! The one CloudTrail record parser: a record's JSON text → one row of the event schema.
+//!
+//! Every source hands over the record's text exactly as AWS gave it; this module turns it into a
+//! [`Row`] that borrows from that text wherever it can. Invariants:
+//! - it never panics, whatever the input;
+//! - a record is rejected (with a reason a user understands) only when it is not a JSON object or
+//!   has no parsable `eventTime`, since without one it cannot be placed in a partition;
+//! - fields of any eventVersion are filled where they exist, absent ones are NULL, unknown ones
+//!   survive only in `eventJson`; a field of an unexpected JSON type is NULL (the record still
+//!   lands, its text is in `eventJson`);
+//! - keys match exactly first, then ASCII-case-insensitively (`ARN`/`arn`, Lake-style `principalid`);
+//! - number text is kept exactly: map values are the raw JSON text, never a re-printed float.
+
+use std::fmt;
+
+use serde_json::value::RawValue;
+
+use crate::json::{bool_of, fields_of, json_kind, map_of, string_of, text_of, truncate};
+
+use crate::schema::{
+    IN_SCOPE_OF_FIELDS, MAP_COLUMNS, ON_BEHALF_OF_FIELDS, RESOURCE_FIELDS, SCALAR_COLUMNS,
+    SESSION_CONTEXT_STRINGS, SESSION_ISSUER_FIELDS, TLS_DETAILS_FIELDS, USER_IDENTITY_STRINGS,
+};
+use crate::time::parse_timestamp_micros;
+
+pub use crate::json::{MapEntries, Text};
+
+/// One record as typed values. Arrays are indexed like the matching lists in `schema`.
+#[derive(Debug, Default)]
+pub struct Row<'a> {
+    pub event_time_micros: i64,
+    pub scalars: [Option<Text<'a>>; SCALAR_COLUMNS.len()],
+    pub read_only: Option<bool>,
+    pub management_event: Option<bool>,
+    pub maps: [Option<MapEntries<'a>>; MAP_COLUMNS.len()],
+    pub user_identity: Option<UserIdentity<'a>>,
+    pub resources: Option<Vec<StringFields<'a, 4>>>,
+    pub tls_details: Option<StringFields<'a, 4>>,
+}
+
+/// A struct made only of string fields.
+pub type StringFields<'a, const N: usize> = [Option<Text<'a>>; N];
+
+#[derive(Debug, Default)]
+pub struct UserIdentity<'a> {
+    pub strings: StringFields<'a, { USER_IDENTITY_STRINGS.len() }>,
+    pub session_context: Option<SessionContext<'a>>,
+    pub on_behalf_of: Option<StringFields<'a, { ON_BEHALF_OF_FIELDS.len() }>>,
+    pub in_scope_of: Option<StringFields<'a, { IN_SCOPE_OF_FIELDS.len() }>>,
+}
+
+#[derive(Debug, Default)]
+pub struct SessionContext<'a> {
+    /// (creationDate as µs since the epoch, mfaAuthenticated)
+    pub attributes: Option<(Option<i64>, Option<Text<'a>>)>,
+    pub session_issuer: Option<StringFields<'a, { SESSION_ISSUER_FIELDS.len() }>>,
+    /// (federatedProvider, attributes)
+    pub web_id_federation_data: Option<(Option<Text<'a>>, Option<MapEntries<'a>>)>,
+    pub strings: StringFields<'a, { SESSION_CONTEXT_STRINGS.len() }>,
+}
+
+/// Why a record cannot become a row. The message is shown to users as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    NotJson(String),
+    NotAnObject(&'static str),
+    NoEventTime,
+    BadEventTime(String),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::NotJson(e) => write!(f, "record is not valid JSON: {e}"),
+            RecordError::NotAnObject(kind) => {
+                write!(f, "record is a JSON {kind}, not an object")
+            }
+            RecordError::NoEventTime => write!(
+                f,
+                "record has no `eventTime`, so it cannot be placed in a date partition \
+                 (a CloudTrail record always has one; was it re-shaped by another tool?)"
+            ),
+            RecordError::BadEventTime(v) => {
+                write!(f, "`eventTime` {v} is not a time like 2024-01-31T12:00:00Z")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+const TOP_LEVEL: [&str; 32] = [
+    // SCALAR_COLUMNS (0..19)
+    "eventVersion",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestID",
+    "eventID",
+    "eventType",
+    "apiVersion",
+    "recipientAccountId",
+    "sharedEventID",
+    "annotation",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "eventCategory",
+    "sessionCredentialFromConsole",
+    // MAP_COLUMNS (19..26)
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "serviceEventDetails",
+    "addendum",
+    "edgeDeviceDetails",
+    "insightDetails",
+    // the rest
+    "eventTime",
+    "readOnly",
+    "managementEvent",
+    "userIdentity",
+    "resources",
+    "tlsDetails",
+];
+const N_SCALARS: usize = SCALAR_COLUMNS.len();
+const FIRST_MAP: usize = N_SCALARS;
+const EVENT_TIME_SLOT: usize = FIRST_MAP + MAP_COLUMNS.len();
+
+/// Parses one record. `text` is the record's JSON exactly as received.
+pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
+    let slots = match fields_of::<{ TOP_LEVEL.len() }>(text, &TOP_LEVEL) {
+        Ok(Some(slots)) => slots,
+        Ok(None) => return Err(RecordError::NotAnObject(json_kind(text))),
+        Err(e) => return Err(RecordError::NotJson(e.to_string())),
+    };
+    let time_raw = slots[EVENT_TIME_SLOT].ok_or(RecordError::NoEventTime)?;
+    let event_time_micros = match string_of(time_raw) {
+        Some(s) => parse_timestamp_micros(&s)
+            .ok_or_else(|| RecordError::BadEventTime(format!("`{}`", truncate(&s, 60))))?,
+        None if time_raw.get() == "null" => return Err(RecordError::NoEventTime),
+        None => {
+            return Err(RecordError::BadEventTime(format!(
+                "{} (a JSON {})",
+                truncate(time_raw.get(), 60),
+                json_kind(time_raw.get())
+            )));
+        }
+    };
+    let mut row = Row {
+        event_time_micros,
+        ..Row::default()
+    };
+    for (i, slot) in slots[..N_SCALARS].iter().enumerate() {
+        row.scalars[i] = slot.and_then(text_of);
+    }
+    for (i, slot) in slots[FIRST_MAP..EVENT_TIME_SLOT].iter().enumerate() {
+        row.maps[i] = slot.and_then(map_of);
+    }
+    let rest = &slots[EVENT_TIME_SLOT + 1..];
+    row.read_only = rest[0].and_then(bool_of);
+    row.management_event = rest[1].and_then(bool_of);
+    row.user_identity = rest[2].and_then(user_identity_of);
+    row.resources = rest[3].and_then(resources_of);
+    row.tls_details = rest[4].and_then(|raw| string_struct_of(raw, &TLS_DETAILS_FIELDS));
+    Ok(row)
+}
+
+fn user_identity_of(raw: &RawValue) -> Option<UserIdentity<'_>> {
+    const NAMES: [&str; 12] = [
+        "type",
+        "principalId",
+        "arn",
+        "accountId",
+        "accessKeyId",
+        "userName",
+        "invokedBy",
+        "identityProvider",
+        "credentialId",
+        "sessionContext",
+        "onBehalfOf",
+        "inScopeOf",
+    ];
+    let slots = object_fields(raw, &NAMES)?;
+    let mut ui = UserIdentity::default();
+    for (i, slot) in slots[..USER_IDENTITY_STRINGS.len()].iter().enumerate() {
+        ui.strings[i] = slot.and_then(text_of);
+    }
+    ui.session_context = slots[9].and_then(session_context_of);
+    ui.on_behalf_of = slots[10].and_then(|r| string_struct_of(r, &ON_BEHALF_OF_FIELDS));
+    ui.in_scope_of = slots[11].and_then(|r| string_struct_of(r, &IN_SCOPE_OF_FIELDS));
+    Some(ui)
+}
+
+fn session_context_of(raw: &RawValue) -> Option<SessionContext<'_>> {
+    const NAMES: [&str; 7] = [
+        "attributes",
+        "sessionIssuer",
+        "webIdFederationData",
+        "sourceIdentity",
+        "ec2RoleDelivery",
+        "ec2IssuedInVPC",
+        "assumedRoot",
+    ];
+    let slots = object_fields(raw, &NAMES)?;
+    let mut sc = SessionContext {
+        attributes: slots[0].and_then(|raw| {
+            let a = object_fields(raw, &["creationDate", "mfaAuthenticated"])?;
+            let created = a[0]
+                .and_then(string_of)
+                .and_then(|s| parse_timestamp_micros(&s));
+            Some((created, a[1].and_then(text_of)))
+        }),
+        session_issuer: slots[1].and_then(|r| string_struct_of(r, &SESSION_ISSUER_FIELDS)),
+        web_id_federation_data: slots[2].and_then(|raw| {
+            let w = object_fields(raw, &["federatedProvider", "attributes"])?;
+            Some((w[0].and_then(text_of), w[1].and_then(map_of)))
+        }),
+        ..SessionContext::default()
+    };
+    for (i, slot) in slots[3..].iter().enumerate() {
+        sc.strings[i] = slot.and_then(text_of);
+    }
+    Some(sc)
+}
+
+fn resources_of(raw: &RawValue) -> Option<Vec<StringFields<'_, 4>>> {
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).ok()?;
+    // An element that is not an object becomes an all-NULL struct so positions stay meaningful.
+    Some(
+        items
+            .into_iter()
+            .map(|item| string_struct_of(item, &RESOURCE_FIELDS).unwrap_or_default())
+            .collect(),
+    )
+}
+
+fn string_struct_of<'a, const N: usize>(
+    raw: &'a RawValue,
+    names: &[&str; N],
+) -> Option<StringFields<'a, N>> {
+    let slots = object_fields(raw, names)?;
+    Some(slots.map(|slot| slot.and_then(text_of)))
+}
+
+/// The named fields of a JSON object; `None` when the value is not an object.
+fn object_fields<'a, const N: usize>(
+    raw: &'a RawValue,
+    names: &[&str; N],
+) -> Option<[Option<&'a RawValue>; N]> {
+    fields_of(raw.get(), names).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar<'a>(row: &'a Row<'_>, name: &str) -> Option<&'a str> {
+        let i = SCALAR_COLUMNS.iter().position(|c| *c == name).unwrap();
+        row.scalars[i].as_deref()
+    }
+
+    fn map<'a>(row: &'a Row<'_>, name: &str) -> &'a MapEntries<'a> {
+        let i = MAP_COLUMNS.iter().position(|c| *c == name).unwrap();
+        row.maps[i].as_ref().unwrap()
+    }
+
+    #[test]
+    fn big_numbers_keep_their_text() {
+        let rec = r#"{"eventTime":"2024-05-01T10:00:00Z","eventID":"e1",
+            "requestParameters":{"maxResults":12345678901234567890,"f":1.50,"nested":{"a": [1, 2.0]},"s":"x\"y"}}"#;
+        let row = parse_record(rec).unwrap();
+        let rp = map(&row, "requestParameters");
+        assert_eq!(
+            rp[0],
+            ("maxResults".into(), Some("12345678901234567890".into()))
+        );
+        assert_eq!(rp[1], ("f".into(), Some("1.50".into())));
+        assert_eq!(rp[2], ("nested".into(), Some(r#"{"a":[1,2.0]}"#.into())));
+        assert_eq!(rp[3], ("s".into(), Some("x\"y".into())));
+    }
+
+    #[test]
+    fn keys_match_case_insensitively_but_exact_spelling_wins() {
+        let rec = r#"{"eventTime":"2024-05-01T10:00:00Z","eventId":"lower","eventID":"exact",
+            "resources":[{"ARN":"arn:a","accountId":"1","type":"T","ARNPrefix":"p"}],
+            "userIdentity":{"principalid":"P","sessioncontext":{"attributes":{"creationdate":"2024-05-01T09:00:00Z","mfaauthenticated":"true"}}}}"#;
+        let row = parse_record(rec).unwrap();
+        assert_eq!(scalar(&row, "eventID"), Some("exact"));
+        let r = &row.resources.as_ref().unwrap()[0];
+        assert_eq!(r[2].as_deref(), Some("arn:a"));
+        assert_eq!(r[3].as_deref(), Some("p"));
+        let ui = row.user_identity.unwrap();
+        assert_eq!(ui.strings[1].as_deref(), Some("P"));
+        let (created, mfa) = ui.session_context.unwrap().attributes.unwrap();
+        assert_eq!(created, Some(1_714_554_000_000_000));
+        assert_eq!(mfa.as_deref(), Some("true"));
+    }
+
+    #[test]
+    fn unexpected_types_become_null_or_text_never_errors() {
+        let rec = r#"{"eventTime":"2024-05-01T10:00:00Z","readOnly":"true","managementEvent":7,
+            "sessionCredentialFromConsole":true,"serviceEventDetails":"not an object",
+            "userIdentity":null,"resources":null,"tlsDetails":[1],"eventVersion":1.05}"#;
+        let row = parse_record(rec).unwrap();
+        assert_eq!(row.read_only, Some(true));
+        assert_eq!(row.management_event, None);
+        assert_eq!(scalar(&row, "sessionCredentialFromConsole"), Some("true"));
+        assert_eq!(scalar(&row, "eventVersion"), Some("1.05"));
+        assert!(row.maps[3].is_none());
+        assert!(row.user_identity.is_none() && row.resources.is_none());
+        assert!(row.tls_details.is_none());
+    }
+
+    #[test]
+    fn rejects_say_why() {
+        assert_eq!(
+            parse_record(r#"{"eventName":"X"}"#).unwrap_err(),
+            RecordError::NoEventTime
+        );
+        assert_eq!(
+            parse_record(r#"{"eventTime":null}"#).unwrap_err(),
+            RecordError::NoEventTime
+        );
+        assert!(matches!(
+            parse_record(r#"{"eventTime":"redacted"}"#).unwrap_err(),
+            RecordError::BadEventTime(v) if v == "`redacted`"
+        ));
+        assert_eq!(
+            parse_record("[1,2]").unwrap_err(),
+            RecordError::NotAnObject("array")
+        );
+        assert!(matches!(
+            parse_record(r#"{"eventTime":"2024-05-01T10:00:00Z""#).unwrap_err(),
+            RecordError::NotJson(_)
+        ));
+        let msg = parse_record(r#"{"eventTime":12}"#).unwrap_err().to_string();
+        assert!(msg.contains("a JSON number"), "{msg}");
+    }
+}

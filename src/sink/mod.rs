@@ -1,0 +1,5 @@
+//! Sinks: where rows of the event schema go. Sinks never see SDK types or input formats.
+
+pub mod merge;
+pub mod parquet_dataset;
+pub mod rejected;
