@@ -11,6 +11,7 @@
 pub mod batch;
 pub mod cli;
 pub mod commands;
+pub mod emulator;
 pub mod error;
 pub mod json;
 pub mod record;

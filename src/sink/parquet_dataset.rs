@@ -2,14 +2,18 @@
 //!
 //! Invariants (DESIGN.md "Dataset layout"):
 //! - a file appears only whole: written under a hidden temporary name, synced, then renamed;
-//! - within the dataset an `eventID` appears once, across runs too (records without one are never
-//!   merged); ids already on disk are read back the first time a run touches a partition;
+//! - within the dataset an `eventID` appears once, across runs too. CloudTrail's duplicate
+//!   deliveries are the same record, so they share eventTime and therefore a partition: ids are
+//!   kept per partition, read back from disk the first time a run touches it, and dropped from
+//!   memory once it is written (memory stays flat in dataset size). Records without an eventID
+//!   (eventVersion 1.0) are never merged with each other: the n-th copy of a text in a run is a
+//!   duplicate only if the partition already holds n copies of it, so a re-run adds nothing;
 //! - rows are sorted by `eventTime` within a file; files roll at a buffered-size target, and a
 //!   partition's small files are merged at the end of a run (crash-safe through a journal);
 //! - partition paths are built only from a parsed time, never from record text;
 //! - one writer at a time: `_trailq/lock` is held (an OS lock, released even on kill -9).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -99,10 +103,37 @@ pub struct SinkStats {
 struct Partition {
     /// 128-bit hashes of every eventID on disk or buffered in this partition.
     ids: HashSet<u128>,
+    /// Records without an eventID: copies of each text on disk, and copies seen in this run.
+    idless_on_disk: HashMap<u128, u32>,
+    idless_seen: HashMap<u128, u32>,
     buffer: Vec<RecordBatch>,
     buffered_bytes: usize,
     touched: bool,
+    /// When this run last wrote to it, to forget the least recently used ids first.
+    last_use: u64,
 }
+
+impl Partition {
+    /// True if the row is new to the dataset; records it as seen either way.
+    fn admit(&mut self, event_id: Option<&str>, text: &str) -> bool {
+        match event_id {
+            Some(id) => self.ids.insert(id_hash(id)),
+            None => {
+                let h = id_hash(text);
+                let seen = self.idless_seen.entry(h).or_default();
+                *seen += 1;
+                *seen > self.idless_on_disk.get(&h).copied().unwrap_or(0)
+            }
+        }
+    }
+
+    fn resident_ids(&self) -> usize {
+        self.ids.len() + self.idless_seen.len() + self.idless_on_disk.len()
+    }
+}
+
+/// Ids kept in memory across partitions before fully written ones are forgotten (~32 B each).
+const RESIDENT_IDS: usize = 2_000_000;
 
 pub struct ParquetDatasetSink {
     root: PathBuf,
@@ -112,7 +143,11 @@ pub struct ParquetDatasetSink {
     partitions: BTreeMap<i32, Partition>,
     buffered_bytes: usize,
     file_seq: u64,
+    /// Counts writes, to order partitions by last use.
+    clock: u64,
     stats: SinkStats,
+    /// Partitions this run wrote to and has since forgotten (to count and compact at the end).
+    forgotten: Vec<i32>,
     _lock: File,
 }
 
@@ -157,7 +192,9 @@ impl ParquetDatasetSink {
             partitions: BTreeMap::new(),
             buffered_bytes: 0,
             file_seq: 0,
+            clock: 0,
             stats: SinkStats::default(),
+            forgotten: Vec::new(),
             _lock: lock,
         };
         sink.recover()?;
@@ -187,6 +224,10 @@ impl ParquetDatasetSink {
         let ids = batch
             .column(schema::column_index(schema::EVENT_ID))
             .as_string::<i32>();
+        let texts = batch
+            .column(schema::column_index(schema::EVENT_JSON))
+            .as_string::<i32>();
+        self.clock += 1;
         let mut by_day: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
         for (row, t) in times.values().iter().enumerate() {
             by_day
@@ -197,12 +238,14 @@ impl ParquetDatasetSink {
         for (day, rows) in by_day {
             self.ensure_loaded(day)?;
             let partition = self.partitions.get_mut(&day).expect("loaded above");
+            partition.last_use = self.clock;
             let before = rows.len();
             let kept: Vec<u32> = rows
                 .into_iter()
                 .filter(|&row| {
-                    ids.is_null(row as usize)
-                        || partition.ids.insert(id_hash(ids.value(row as usize)))
+                    let row = row as usize;
+                    let id = ids.is_valid(row).then(|| ids.value(row));
+                    partition.admit(id, texts.value(row))
                 })
                 .collect();
             self.stats.duplicates_dropped += (before - kept.len()) as u64;
@@ -232,7 +275,28 @@ impl ParquetDatasetSink {
                 .expect("buffered bytes live in some partition");
             self.flush(largest)?;
         }
+        self.forget_idle();
         Ok(())
+    }
+
+    /// Drops the ids of least recently used, fully written partitions while too many are held;
+    /// touching one again reads its ids back from its files.
+    fn forget_idle(&mut self) {
+        let mut resident: usize = self.partitions.values().map(Partition::resident_ids).sum();
+        while resident > RESIDENT_IDS {
+            let idle = self
+                .partitions
+                .iter()
+                .filter(|(_, p)| p.buffer.is_empty())
+                .min_by_key(|(_, p)| p.last_use)
+                .map(|(d, _)| *d);
+            let Some(day) = idle else { break };
+            let p = self.partitions.remove(&day).expect("found above");
+            resident -= p.resident_ids();
+            if p.touched {
+                self.forgotten.push(day);
+            }
+        }
     }
 
     /// Writes every buffer and merges small files of the partitions this run touched.
@@ -241,16 +305,21 @@ impl ParquetDatasetSink {
         for &day in &days {
             self.flush(day)?;
         }
-        for day in days {
-            if self.partitions[&day].touched {
-                self.stats.partitions += 1;
-                self.compact(day)?;
-                // What this run leaves behind: its own files, merged ones included.
-                for (path, len) in self.data_files(day)? {
-                    if is_run_file(&path, &self.run_id) {
-                        self.stats.files_written += 1;
-                        self.stats.bytes_written += len;
-                    }
+        let mut touched: Vec<i32> = days
+            .into_iter()
+            .filter(|d| self.partitions[d].touched)
+            .chain(self.forgotten.drain(..))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for day in touched {
+            self.stats.partitions += 1;
+            self.compact(day)?;
+            // What this run leaves behind: its own files, merged ones included.
+            for (path, len) in self.data_files(day)? {
+                if is_run_file(&path, &self.run_id) {
+                    self.stats.files_written += 1;
+                    self.stats.bytes_written += len;
                 }
             }
         }
@@ -278,16 +347,49 @@ impl ParquetDatasetSink {
                 source: e,
             })?;
             let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(read_err)?;
-            let mask = ProjectionMask::columns(builder.parquet_schema(), [schema::EVENT_ID]);
+            // Texts are only needed for records without an eventID, which real data since 2014
+            // does not have: the footer's null count says whether to read them at all.
+            let id_leaf = builder
+                .parquet_schema()
+                .columns()
+                .iter()
+                .position(|c| c.path().parts() == [schema::EVENT_ID]);
+            let has_idless = builder.metadata().row_groups().iter().any(|rg| {
+                id_leaf
+                    .and_then(|i| rg.column(i).statistics())
+                    .and_then(|s| s.null_count_opt())
+                    .is_none_or(|n| n > 0)
+            });
+            let columns: &[&str] = if has_idless {
+                &[schema::EVENT_ID, schema::EVENT_JSON]
+            } else {
+                &[schema::EVENT_ID]
+            };
+            let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
             let reader = builder
                 .with_projection(mask)
-                .with_batch_size(65536)
+                .with_batch_size(8192)
                 .build()
                 .map_err(read_err)?;
             for batch in reader {
                 let batch = batch?;
-                let ids = batch.column(0).as_string::<i32>();
-                partition.ids.extend(ids.iter().flatten().map(id_hash));
+                let ids = batch
+                    .column_by_name(schema::EVENT_ID)
+                    .expect("projected")
+                    .as_string::<i32>();
+                let texts = batch
+                    .column_by_name(schema::EVENT_JSON)
+                    .map(|c| c.as_string::<i32>());
+                for row in 0..batch.num_rows() {
+                    if ids.is_valid(row) {
+                        partition.ids.insert(id_hash(ids.value(row)));
+                    } else if let Some(texts) = texts {
+                        *partition
+                            .idless_on_disk
+                            .entry(id_hash(texts.value(row)))
+                            .or_default() += 1;
+                    }
+                }
             }
         }
         self.partitions.insert(day, partition);

@@ -1,0 +1,676 @@
+//! The emulator's data set: deterministic, seeded, realistic Amazon Inspector activity.
+//!
+//! All three Inspector event sources with their real operation names (reference §7) in realistic
+//! proportions — reads dominate; suppression filters, Disable, delegated-admin and organization
+//! changes are rare — called by IAM users, assumed roles, AWS services, Identity Center users and
+//! root, with AccessDenied/ValidationException errors, over several accounts and regions, plus
+//! noise from other services (global ones in us-east-1). A few suspicious events are planted at
+//! fixed offsets before `now` so that tests and saved queries have something certain to find.
+//! The same config always yields the same records, byte for byte.
+
+use fastrand::Rng;
+
+use crate::time::format_micros;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// What to generate. `now` pins the clock so that runs are reproducible.
+#[derive(Debug, Clone)]
+pub struct GeneratorConfig {
+    pub seed: u64,
+    /// End of the generated window, µs since the epoch (UTC).
+    pub now_micros: i64,
+    pub days: u32,
+    /// Events per day over all accounts and regions, Inspector and noise together.
+    pub events_per_day: u32,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    /// Share of events from services other than Inspector.
+    pub noise: f64,
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        GeneratorConfig {
+            seed: 1,
+            now_micros: chrono::Utc::now().timestamp_micros(),
+            days: 91,
+            events_per_day: 2_000,
+            accounts: ["111122223333", "444455556666", "777788889999"]
+                .map(String::from)
+                .to_vec(),
+            regions: ["us-east-1", "eu-west-1", "ap-southeast-2"]
+                .map(String::from)
+                .to_vec(),
+            noise: 0.3,
+        }
+    }
+}
+
+/// One generated record and where CloudTrail would keep it.
+#[derive(Debug, Clone)]
+pub struct GeneratedEvent {
+    pub time_micros: i64,
+    pub account: String,
+    pub region: String,
+    pub event_id: String,
+    pub event_source: &'static str,
+    pub event_name: &'static str,
+    /// The record's JSON text, as it appears in a trail file or a `CloudTrailEvent` string.
+    pub json: String,
+}
+
+pub const INSPECTOR2: &str = "inspector2.amazonaws.com";
+pub const INSPECTOR_SCAN: &str = "inspector-scan.amazonaws.com";
+pub const INSPECTOR_CLASSIC: &str = "inspector.amazonaws.com";
+pub const INSPECTOR_SOURCES: [&str; 3] = [INSPECTOR2, INSPECTOR_SCAN, INSPECTOR_CLASSIC];
+
+/// (operation, relative weight, read-only). Weights per 10,000 Inspector (v2) calls.
+const INSPECTOR2_OPS: &[(&str, u32, bool)] = &[
+    ("ListFindings", 2600, true),
+    ("ListCoverage", 900, true),
+    ("BatchGetAccountStatus", 800, true),
+    ("ListFindingAggregations", 600, true),
+    ("ListCoverageStatistics", 500, true),
+    ("GetConfiguration", 400, true),
+    ("DescribeOrganizationConfiguration", 350, true),
+    ("ListMembers", 350, true),
+    ("ListFilters", 300, true),
+    ("BatchGetFindingDetails", 300, true),
+    ("ListUsageTotals", 250, true),
+    ("GetDelegatedAdminAccount", 200, true),
+    ("ListDelegatedAdminAccounts", 120, true),
+    ("GetFindingsReportStatus", 150, true),
+    ("SearchVulnerabilities", 150, true),
+    ("BatchGetFreeTrialInfo", 100, true),
+    ("ListAccountPermissions", 100, true),
+    ("GetEc2DeepInspectionConfiguration", 80, true),
+    ("BatchGetMemberEc2DeepInspectionStatus", 60, true),
+    ("GetEncryptionKey", 60, true),
+    ("ListCisScanConfigurations", 80, true),
+    ("ListCisScans", 80, true),
+    ("GetCisScanReport", 40, true),
+    ("ListCodeSecurityIntegrations", 50, true),
+    ("ListCodeSecurityScanConfigurations", 40, true),
+    ("GetSbomExport", 40, true),
+    ("ListTagsForResource", 60, true),
+    ("GetMember", 60, true),
+    ("BatchGetCodeSnippet", 40, true),
+    ("StartCisSession", 100, false),
+    ("SendCisSessionHealth", 250, false),
+    ("SendCisSessionTelemetry", 250, false),
+    ("StopCisSession", 90, false),
+    ("CreateFindingsReport", 25, false),
+    ("CreateSbomExport", 15, false),
+    ("CreateFilter", 12, false),
+    ("UpdateFilter", 8, false),
+    ("DeleteFilter", 5, false),
+    ("TagResource", 10, false),
+    ("UntagResource", 3, false),
+    ("AssociateMember", 4, false),
+    ("DisassociateMember", 2, false),
+    ("Enable", 4, false),
+    ("Disable", 1, false),
+    ("UpdateConfiguration", 3, false),
+    ("UpdateOrganizationConfiguration", 2, false),
+    ("EnableDelegatedAdminAccount", 1, false),
+    ("DisableDelegatedAdminAccount", 1, false),
+    ("UpdateEncryptionKey", 1, false),
+    ("ResetEncryptionKey", 1, false),
+    ("UpdateEc2DeepInspectionConfiguration", 2, false),
+    ("UpdateOrgEc2DeepInspectionConfiguration", 1, false),
+    ("BatchUpdateMemberEc2DeepInspectionStatus", 1, false),
+    ("CreateCisScanConfiguration", 2, false),
+    ("UpdateCisScanConfiguration", 2, false),
+    ("DeleteCisScanConfiguration", 1, false),
+    ("CreateCodeSecurityIntegration", 1, false),
+    ("UpdateCodeSecurityIntegration", 1, false),
+    ("CreateCodeSecurityScanConfiguration", 1, false),
+    ("StartCodeSecurityScan", 3, false),
+    ("StartOnDemandScan", 2, false),
+    ("CancelFindingsReport", 1, false),
+];
+
+const CLASSIC_OPS: &[(&str, u32, bool)] = &[
+    ("ListFindings", 30, true),
+    ("DescribeFindings", 25, true),
+    ("ListAssessmentRuns", 15, true),
+    ("DescribeAssessmentRuns", 10, true),
+    ("ListAssessmentTemplates", 8, true),
+    ("ListRulesPackages", 5, true),
+    ("StartAssessmentRun", 3, false),
+    ("CreateAssessmentTemplate", 1, false),
+    ("CreateResourceGroup", 1, false),
+    ("SubscribeToEvent", 1, false),
+];
+
+/// Other services' calls that share the window: (source, name, read-only, global).
+const NOISE_OPS: &[(&str, &str, bool, bool)] = &[
+    ("sts.amazonaws.com", "AssumeRole", true, false),
+    ("ec2.amazonaws.com", "DescribeInstances", true, false),
+    ("ecr.amazonaws.com", "DescribeImages", true, false),
+    (
+        "ssm.amazonaws.com",
+        "UpdateInstanceInformation",
+        false,
+        false,
+    ),
+    (
+        "securityhub.amazonaws.com",
+        "BatchImportFindings",
+        false,
+        false,
+    ),
+    ("kms.amazonaws.com", "Decrypt", true, false),
+    ("lambda.amazonaws.com", "ListFunctions20150331", true, false),
+    ("iam.amazonaws.com", "ListRoles", true, true),
+    ("iam.amazonaws.com", "GetRole", true, true),
+    ("organizations.amazonaws.com", "ListAccounts", true, true),
+];
+
+/// Who calls: (kind, name, weight).
+#[derive(Clone, Copy, PartialEq)]
+enum Caller {
+    IamUser(&'static str),
+    Role(&'static str),
+    Service(&'static str),
+    IdentityCenter(&'static str),
+    Root,
+}
+
+const CALLERS: &[(Caller, u32)] = &[
+    (Caller::Role("SecurityAudit"), 30),
+    (Caller::Role("InspectorAdmin"), 8),
+    (Caller::Role("ci-deploy"), 10),
+    (Caller::Service("securityhub.amazonaws.com"), 25),
+    (Caller::IamUser("alice"), 8),
+    (Caller::IamUser("bob"), 6),
+    (Caller::IdentityCenter("carol@example.com"), 10),
+    (Caller::Root, 1),
+];
+
+/// Deterministic generator; iterate day by day with [`Generator::day`].
+pub struct Generator {
+    config: GeneratorConfig,
+    start_micros: i64,
+}
+
+impl Generator {
+    pub fn new(config: GeneratorConfig) -> Self {
+        let now = config.now_micros - config.now_micros.rem_euclid(1_000_000);
+        let start_micros = now - i64::from(config.days) * MICROS_PER_DAY;
+        Generator {
+            config,
+            start_micros,
+        }
+    }
+
+    pub fn config(&self) -> &GeneratorConfig {
+        &self.config
+    }
+
+    /// Start of the window (µs).
+    pub fn start_micros(&self) -> i64 {
+        self.start_micros
+    }
+
+    /// The events of day `index` (0 = oldest), unordered, planted ones included. Each day has its
+    /// own random stream, so any day can be generated alone and the result is the same.
+    pub fn day(&self, index: u32) -> Vec<GeneratedEvent> {
+        let cfg = &self.config;
+        let mut rng =
+            Rng::with_seed(cfg.seed ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let day_start = self.start_micros + i64::from(index) * MICROS_PER_DAY;
+        let mut events = Vec::with_capacity(cfg.events_per_day as usize + 4);
+        for _ in 0..cfg.events_per_day {
+            // CloudTrail times have whole seconds.
+            let time = day_start + rng.i64(0..86_400) * 1_000_000;
+            events.push(self.random_event(&mut rng, time));
+        }
+        for plant in PLANTED {
+            let time = cfg.now_micros
+                - plant.days_ago * MICROS_PER_DAY
+                - plant.hour_offset * 3_600_000_000;
+            if time >= day_start && time < day_start + MICROS_PER_DAY && time >= self.start_micros {
+                let mut prng = Rng::with_seed(cfg.seed ^ plant.days_ago as u64 ^ 0xDEAD_BEEF);
+                events.push(self.planted_event(&mut prng, plant, time));
+            }
+        }
+        events
+    }
+
+    fn pick_account<'a>(&'a self, rng: &mut Rng) -> &'a str {
+        // The first account (the delegated administrator) sees most of the activity.
+        let n = self.config.accounts.len();
+        let i = if rng.f64() < 0.5 { 0 } else { rng.usize(0..n) };
+        &self.config.accounts[i]
+    }
+
+    fn pick_region<'a>(&'a self, rng: &mut Rng) -> &'a str {
+        let n = self.config.regions.len();
+        let i = if rng.f64() < 0.4 { 0 } else { rng.usize(0..n) };
+        &self.config.regions[i]
+    }
+
+    fn random_event(&self, rng: &mut Rng, time: i64) -> GeneratedEvent {
+        let account = self.pick_account(rng).to_owned();
+        let mut region = self.pick_region(rng).to_owned();
+        if rng.f64() < self.config.noise {
+            let (source, name, read_only, global) = NOISE_OPS[rng.usize(0..NOISE_OPS.len())];
+            if global {
+                // Global services' events are recorded in us-east-1.
+                region = "us-east-1".to_owned();
+            }
+            let caller = pick_caller(rng);
+            return build(
+                rng, time, &account, &region, source, name, read_only, caller, None, None,
+            );
+        }
+        let roll = rng.u32(0..100);
+        let (source, ops) = if roll < 88 {
+            (INSPECTOR2, INSPECTOR2_OPS)
+        } else if roll < 95 {
+            (INSPECTOR_SCAN, &[("ScanSbom", 1, true)][..])
+        } else {
+            (INSPECTOR_CLASSIC, CLASSIC_OPS)
+        };
+        let (name, read_only) = pick_weighted(rng, ops);
+        let mut caller = pick_caller(rng);
+        if matches!(
+            name,
+            "StartCisSession"
+                | "SendCisSessionHealth"
+                | "SendCisSessionTelemetry"
+                | "StopCisSession"
+        ) {
+            caller = Caller::Role("AmazonSSMRoleForInstancesQuickSetup");
+        } else if source == INSPECTOR_SCAN {
+            caller = Caller::Role("ci-deploy");
+        } else if caller == Caller::Service("securityhub.amazonaws.com") && !read_only {
+            caller = Caller::Role("InspectorAdmin");
+        }
+        let error = match rng.u32(0..1000) {
+            0..=24 => Some(("AccessDeniedException", access_denied(&account, caller, source, name))),
+            25..=29 if !read_only => Some(("ValidationException", "1 validation error detected: Value at 'filterCriteria' failed to satisfy constraint".to_owned())),
+            _ => None,
+        };
+        let params = request_parameters(rng, name, &account);
+        build(
+            rng, time, &account, &region, source, name, read_only, caller, params, error,
+        )
+    }
+
+    fn planted_event(&self, rng: &mut Rng, plant: &Planted, time: i64) -> GeneratedEvent {
+        let cfg = &self.config;
+        let account = cfg.accounts[plant.account_index.min(cfg.accounts.len() - 1)].clone();
+        let region = cfg.regions[0].clone();
+        build(
+            rng,
+            time,
+            &account,
+            &region,
+            INSPECTOR2,
+            plant.name,
+            false,
+            plant.caller,
+            Some(plant.params.replace("{foreign}", "999988887777")),
+            None,
+        )
+    }
+}
+
+/// A suspicious event placed `days_ago` before `now`, for tests and saved queries to find.
+pub struct Planted {
+    pub days_ago: i64,
+    pub hour_offset: i64,
+    pub account_index: usize,
+    pub name: &'static str,
+    caller: Caller,
+    pub params: &'static str,
+}
+
+pub const PLANTED: &[Planted] = &[
+    Planted {
+        days_ago: 12,
+        hour_offset: 3,
+        account_index: 0,
+        name: "CreateFilter",
+        caller: Caller::IamUser("mallory"),
+        params: r#"{"action":"SUPPRESS","name":"hide-critical-ec2","description":"temporary","filterCriteria":{"severity":[{"comparison":"EQUALS","value":"CRITICAL"}],"resourceType":[{"comparison":"EQUALS","value":"AWS_EC2_INSTANCE"}]}}"#,
+    },
+    Planted {
+        days_ago: 9,
+        hour_offset: 5,
+        account_index: 1,
+        name: "Disable",
+        caller: Caller::IamUser("mallory"),
+        params: r#"{"accountIds":["444455556666"],"resourceTypes":["EC2","ECR","LAMBDA"]}"#,
+    },
+    Planted {
+        days_ago: 20,
+        hour_offset: 7,
+        account_index: 0,
+        name: "EnableDelegatedAdminAccount",
+        caller: Caller::Root,
+        params: r#"{"delegatedAdminAccountId":"{foreign}","clientToken":"5f1c2b64-0d0e-4f5e-9c55-1a2b3c4d5e6f"}"#,
+    },
+    Planted {
+        days_ago: 5,
+        hour_offset: 2,
+        account_index: 0,
+        name: "CreateFindingsReport",
+        caller: Caller::IamUser("mallory"),
+        params: r#"{"reportFormat":"JSON","s3Destination":{"bucketName":"exfil-reports-{foreign}","keyPrefix":"inspector","kmsKeyArn":"arn:aws:kms:us-east-1:{foreign}:key/0d9c7a6e-1b2c-4d5e-8f90-a1b2c3d4e5f6"}}"#,
+    },
+    Planted {
+        days_ago: 15,
+        hour_offset: 1,
+        account_index: 0,
+        name: "UpdateOrganizationConfiguration",
+        caller: Caller::IamUser("mallory"),
+        params: r#"{"autoEnable":{"ec2":false,"ecr":false,"lambda":false,"lambdaCode":false,"codeRepository":false}}"#,
+    },
+];
+
+fn pick_weighted(rng: &mut Rng, ops: &[(&'static str, u32, bool)]) -> (&'static str, bool) {
+    let total: u32 = ops.iter().map(|o| o.1).sum();
+    let mut r = rng.u32(0..total);
+    for (name, w, ro) in ops {
+        if r < *w {
+            return (name, *ro);
+        }
+        r -= w;
+    }
+    unreachable!("weights sum to total")
+}
+
+fn pick_caller(rng: &mut Rng) -> Caller {
+    let total: u32 = CALLERS.iter().map(|c| c.1).sum();
+    let mut r = rng.u32(0..total);
+    for (c, w) in CALLERS {
+        if r < *w {
+            return *c;
+        }
+        r -= w;
+    }
+    unreachable!("weights sum to total")
+}
+
+fn access_denied(account: &str, caller: Caller, source: &str, name: &str) -> String {
+    let service = source.split('.').next().unwrap_or(source);
+    let who = match caller {
+        Caller::IamUser(u) => format!("arn:aws:iam::{account}:user/{u}"),
+        Caller::Role(r) => format!("arn:aws:sts::{account}:assumed-role/{r}/session"),
+        _ => format!("arn:aws:iam::{account}:root"),
+    };
+    format!(
+        "User: {who} is not authorized to perform: {service}:{name} because no identity-based policy allows the {service}:{name} action"
+    )
+}
+
+/// Realistic parameters for the operations whose parameters matter to a responder.
+fn request_parameters(rng: &mut Rng, name: &str, account: &str) -> Option<String> {
+    let severities = ["CRITICAL", "HIGH", "MEDIUM", "LOW"];
+    let sev = severities[rng.usize(0..severities.len())];
+    Some(match name {
+        "ListFindings" => format!(
+            r#"{{"maxResults":{},"filterCriteria":{{"severity":[{{"comparison":"EQUALS","value":"{sev}"}}],"findingStatus":[{{"comparison":"EQUALS","value":"ACTIVE"}}]}},"sortCriteria":{{"field":"SEVERITY","sortOrder":"DESC"}}}}"#,
+            [50, 100, 500][rng.usize(0..3)]
+        ),
+        "ListCoverage" | "ListMembers" | "ListFilters" | "ListCisScans" => {
+            format!(r#"{{"maxResults":{}}}"#, [10, 50, 100][rng.usize(0..3)])
+        }
+        "BatchGetAccountStatus" => format!(r#"{{"accountIds":["{account}"]}}"#),
+        "CreateFilter" | "UpdateFilter" => {
+            let action = if rng.u32(0..10) < 3 { "SUPPRESS" } else { "NONE" };
+            format!(
+                r#"{{"action":"{action}","name":"filter-{}","filterCriteria":{{"severity":[{{"comparison":"EQUALS","value":"{sev}"}}]}}}}"#,
+                rng.u32(1..500)
+            )
+        }
+        "DeleteFilter" => format!(
+            r#"{{"arn":"arn:aws:inspector2:us-east-1:{account}:owner/{account}/filter/{:016x}"}}"#,
+            rng.u64(..)
+        ),
+        "CreateFindingsReport" => format!(
+            r#"{{"reportFormat":"{}","s3Destination":{{"bucketName":"security-reports-{account}","keyPrefix":"inspector/{}","kmsKeyArn":"arn:aws:kms:us-east-1:{account}:key/{:08x}-1111-2222-3333-444455556666"}}}}"#,
+            ["CSV", "JSON"][rng.usize(0..2)],
+            rng.u32(1..99),
+            rng.u32(..)
+        ),
+        "CreateSbomExport" => format!(
+            r#"{{"reportFormat":"CYCLONEDX_1_4","s3Destination":{{"bucketName":"sbom-exports-{account}","keyPrefix":"sbom","kmsKeyArn":"arn:aws:kms:us-east-1:{account}:key/{:08x}-1111-2222-3333-444455556666"}}}}"#,
+            rng.u32(..)
+        ),
+        "Disable" | "Enable" => format!(
+            r#"{{"accountIds":["{account}"],"resourceTypes":["{}"]}}"#,
+            ["EC2", "ECR", "LAMBDA", "LAMBDA_CODE"][rng.usize(0..4)]
+        ),
+        "UpdateOrganizationConfiguration" => r#"{"autoEnable":{"ec2":true,"ecr":true,"lambda":true,"lambdaCode":false}}"#.to_owned(),
+        "UpdateConfiguration" => r#"{"ecrConfiguration":{"rescanDuration":"DAYS_30","pullDateRescanDuration":"DAYS_90"},"ec2Configuration":{"scanMode":"EC2_HYBRID"}}"#.to_owned(),
+        "EnableDelegatedAdminAccount" | "DisableDelegatedAdminAccount" => {
+            format!(r#"{{"delegatedAdminAccountId":"{account}"}}"#)
+        }
+        "AssociateMember" | "DisassociateMember" | "GetMember" => {
+            format!(r#"{{"accountId":"{}"}}"#, 100_000_000_000u64 + rng.u64(0..899_999_999_999))
+        }
+        "UpdateEncryptionKey" => format!(
+            r#"{{"kmsKeyId":"arn:aws:kms:us-east-1:{account}:key/{:08x}-aaaa-bbbb-cccc-ddddeeeeffff","scanType":"CODE","resourceType":"AWS_LAMBDA_FUNCTION"}}"#,
+            rng.u32(..)
+        ),
+        "ResetEncryptionKey" => r#"{"scanType":"CODE","resourceType":"AWS_LAMBDA_FUNCTION"}"#.to_owned(),
+        "UpdateEc2DeepInspectionConfiguration" | "UpdateOrgEc2DeepInspectionConfiguration" => {
+            r#"{"activateDeepInspection":true,"packagePaths":["/opt/app/lib"]}"#.to_owned()
+        }
+        "CreateCisScanConfiguration" | "UpdateCisScanConfiguration" => format!(
+            r#"{{"scanName":"cis-weekly-{}","securityLevel":"LEVEL_1","schedule":{{"weekly":{{"days":["MON"],"startTime":{{"timeOfDay":"03:00","timezone":"UTC"}}}}}},"targets":{{"accountIds":["{account}"],"targetResourceTags":{{"Env":["prod"]}}}}}}"#,
+            rng.u32(1..9)
+        ),
+        "CreateCodeSecurityIntegration" => r#"{"name":"github-org","type":"GITHUB"}"#.to_owned(),
+        "ScanSbom" => r#"{"outputFormat":"INSPECTOR","sbom":"HIDDEN_DUE_TO_SECURITY_REASONS"}"#.to_owned(),
+        "StartCisSession" | "StopCisSession" | "SendCisSessionHealth" | "SendCisSessionTelemetry" => {
+            format!(r#"{{"scanJobId":"{:08x}-0000-4000-8000-{:012x}"}}"#, rng.u32(..), rng.u64(0..0xFFFF_FFFF_FFFF))
+        }
+        "StartAssessmentRun" => format!(
+            r#"{{"assessmentTemplateArn":"arn:aws:inspector:us-east-1:{account}:target/0-abc/template/0-{:08x}"}}"#,
+            rng.u32(..)
+        ),
+        _ => return None,
+    })
+}
+
+fn uuid(rng: &mut Rng) -> String {
+    let a = rng.u128(..);
+    let h = format!("{a:032x}");
+    format!(
+        "{}-{}-4{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn key_id(rng: &mut Rng, prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let tail: String = (0..16)
+        .map(|_| ALPHABET[rng.usize(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+/// Writes the record text in CloudTrail's own field order.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    rng: &mut Rng,
+    time: i64,
+    account: &str,
+    region: &str,
+    source: &'static str,
+    name: &'static str,
+    read_only: bool,
+    caller: Caller,
+    params: Option<String>,
+    error: Option<(&str, String)>,
+) -> GeneratedEvent {
+    let event_id = uuid(rng);
+    let request_id = uuid(rng);
+    let event_time = format_micros(time);
+    let creation = format_micros(time - rng.i64(60..3_600) * 1_000_000);
+    let (identity, ip, agent, console) = match caller {
+        Caller::IamUser(user) => (
+            format!(
+                r#"{{"type":"IAMUser","principalId":"AIDA{:016X}","arn":"arn:aws:iam::{account}:user/{user}","accountId":"{account}","accessKeyId":"{}","userName":"{user}"}}"#,
+                user.len() as u64 * 0x1F_3A5B_7C9D,
+                key_id(rng, "AKIA")
+            ),
+            if user == "mallory" { "185.220.101.45".to_owned() } else { format!("198.51.100.{}", rng.u8(1..60)) },
+            "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/linux#6.5 md/arch#x86_64 lang/python#3.11.9".to_owned(),
+            false,
+        ),
+        Caller::Role(role) => {
+            let session = if role == "ci-deploy" { "github-actions" } else { "session" };
+            (
+                format!(
+                    r#"{{"type":"AssumedRole","principalId":"AROA{:016X}:{session}","arn":"arn:aws:sts::{account}:assumed-role/{role}/{session}","accountId":"{account}","accessKeyId":"{}","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"AROA{:016X}","arn":"arn:aws:iam::{account}:role/{role}","accountId":"{account}","userName":"{role}"}},"attributes":{{"creationDate":"{creation}","mfaAuthenticated":"false"}}}}}}"#,
+                    role.len() as u64 * 0x2B_4C6D_8EAF,
+                    key_id(rng, "ASIA"),
+                    role.len() as u64 * 0x2B_4C6D_8EAF
+                ),
+                if role == "ci-deploy" { format!("20.42.{}.{}", rng.u8(0..255), rng.u8(1..255)) } else { format!("10.0.{}.{}", rng.u8(0..16), rng.u8(1..255)) },
+                if role == "ci-deploy" { "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#6.5 lang/python#3.12.4".to_owned() } else { "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/inspector2#1.26.2".to_owned() },
+                false,
+            )
+        }
+        Caller::Service(svc) => (
+            format!(r#"{{"type":"AWSService","invokedBy":"{svc}"}}"#),
+            svc.to_owned(),
+            svc.to_owned(),
+            false,
+        ),
+        Caller::IdentityCenter(user) => (
+            format!(
+                r#"{{"type":"IdentityCenterUser","accountId":"{account}","onBehalfOf":{{"userId":"{}","identityStoreArn":"arn:aws:identitystore::{account}:identitystore/d-9067642ac7"}},"credentialId":"{}"}}"#,
+                uuid(rng),
+                key_id(rng, "")
+            ),
+            format!("203.0.113.{}", rng.u8(1..200)),
+            format!("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 ({user})"),
+            true,
+        ),
+        Caller::Root => (
+            format!(
+                r#"{{"type":"Root","principalId":"{account}","arn":"arn:aws:iam::{account}:root","accountId":"{account}","accessKeyId":"{}"}}"#,
+                key_id(rng, "ASIA")
+            ),
+            format!("198.51.100.{}", rng.u8(200..250)),
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36".to_owned(),
+            true,
+        ),
+    };
+    let mut json = String::with_capacity(1400);
+    json.push_str(r#"{"eventVersion":"1.10","userIdentity":"#);
+    json.push_str(&identity);
+    json.push_str(&format!(
+        r#","eventTime":"{event_time}","eventSource":"{source}","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":{},"userAgent":{}"#,
+        json_str(&ip),
+        json_str(&agent)
+    ));
+    if let Some((code, message)) = &error {
+        json.push_str(&format!(
+            r#","errorCode":"{code}","errorMessage":{}"#,
+            json_str(message)
+        ));
+    }
+    json.push_str(r#","requestParameters":"#);
+    json.push_str(params.as_deref().unwrap_or("null"));
+    json.push_str(r#","responseElements":"#);
+    if read_only || error.is_some() {
+        json.push_str("null");
+    } else {
+        json.push_str(&format!(
+            r#"{{"arn":"arn:aws:inspector2:{region}:{account}:owner/{account}/{}/{:016x}"}}"#,
+            name.to_ascii_lowercase(),
+            rng.u64(..)
+        ));
+    }
+    json.push_str(&format!(
+        r#","requestID":"{request_id}","eventID":"{event_id}","readOnly":{read_only},"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"{account}","eventCategory":"Management","tlsDetails":{{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"{}.{region}.amazonaws.com"}}"#,
+        source.split('.').next().unwrap_or(source)
+    ));
+    if console {
+        json.push_str(r#","sessionCredentialFromConsole":"true""#);
+    }
+    json.push('}');
+    GeneratedEvent {
+        time_micros: time,
+        account: account.to_owned(),
+        region: region.to_owned(),
+        event_id,
+        event_source: source,
+        event_name: name,
+        json,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::parse_record;
+
+    fn config() -> GeneratorConfig {
+        GeneratorConfig {
+            now_micros: crate::time::parse_timestamp_micros("2026-11-24T00:00:00Z").unwrap(),
+            days: 30,
+            events_per_day: 300,
+            ..GeneratorConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_same_config_gives_the_same_records() {
+        let a = Generator::new(config());
+        let b = Generator::new(config());
+        for d in [0, 7, 29] {
+            let (x, y) = (a.day(d), b.day(d));
+            assert_eq!(x.len(), y.len());
+            assert!(x.iter().zip(&y).all(|(x, y)| x.json == y.json));
+        }
+        let other = Generator::new(GeneratorConfig {
+            seed: 2,
+            ..config()
+        });
+        assert_ne!(a.day(3)[0].json, other.day(3)[0].json);
+    }
+
+    #[test]
+    fn records_parse_and_cover_the_sources_planted_events_and_errors() {
+        let g = Generator::new(config());
+        let events: Vec<_> = (0..30).flat_map(|d| g.day(d)).collect();
+        assert_eq!(events.len(), 30 * 300 + PLANTED.len());
+        let mut sources = std::collections::HashSet::new();
+        let mut errors = 0;
+        for e in &events {
+            let row = parse_record(&e.json).unwrap_or_else(|err| panic!("{err}: {}", e.json));
+            assert_eq!(row.event_time_micros, e.time_micros);
+            serde_json::from_str::<serde_json::Value>(&e.json).unwrap();
+            sources.insert(e.event_source);
+            errors += usize::from(e.json.contains("\"errorCode\""));
+        }
+        for s in INSPECTOR_SOURCES {
+            assert!(sources.contains(s), "{s}");
+        }
+        assert!(sources.len() > 5, "noise from other services");
+        assert!(errors > 20, "{errors}");
+        let suppress = events
+            .iter()
+            .filter(|e| e.event_name == "CreateFilter" && e.json.contains("hide-critical-ec2"))
+            .count();
+        assert_eq!(suppress, 1);
+    }
+}

@@ -1,0 +1,150 @@
+//! Helpers shared by the integration tests: run the binary, run DuckDB, read a dataset back.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::{AsArray, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// Runs `trailq` with `args`.
+pub fn trailq<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_trailq"))
+        .args(args)
+        .output()
+        .expect("trailq runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `trailq convert … --json`: exit code and parsed summary.
+pub fn convert(inputs: &[&Path], out: &Path) -> (i32, serde_json::Value, String) {
+    let mut args: Vec<std::ffi::OsString> = vec!["convert".into(), "--json".into()];
+    args.extend(inputs.iter().map(|p| p.as_os_str().to_owned()));
+    args.push("--out".into());
+    args.push(out.as_os_str().to_owned());
+    let o = trailq(args);
+    let summary = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("summary is JSON ({e}): {}\n{}", stdout(&o), stderr(&o)));
+    (o.status.code().expect("exited"), summary, stderr(&o))
+}
+
+/// The shared corpus of real CloudTrail files (`TRAILQ_CORPUS`, or the workspace's shared folder).
+pub fn corpus() -> PathBuf {
+    let candidates = [
+        std::env::var_os("TRAILQ_CORPUS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
+        Some(PathBuf::from("/work/shared/corpus")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("real-records.jsonl").exists())
+        .expect("the shared corpus: set TRAILQ_CORPUS to the folder holding real-records.jsonl")
+}
+
+/// Runs SQL in the DuckDB CLI (installed by scripts/test.sh) and returns its JSON rows.
+pub fn duckdb(sql: &str) -> Vec<serde_json::Value> {
+    let o = duckdb_raw(sql);
+    assert!(
+        o.status.success(),
+        "duckdb failed on\n{sql}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    // One JSON array per statement that returns rows; we only ever look at the last one.
+    let last = text
+        .trim()
+        .rsplit_once("\n[")
+        .map_or(text.trim().to_owned(), |(_, l)| format!("[{l}"));
+    if last.is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_str(&last).unwrap_or_else(|e| panic!("duckdb JSON ({e}): {text}"))
+}
+
+pub fn duckdb_raw(sql: &str) -> Output {
+    let bin = std::env::var_os("TRAILQ_DUCKDB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/duckdb"));
+    assert!(
+        bin.exists(),
+        "DuckDB CLI not found at {}: run scripts/test.sh, which installs it into .venv",
+        bin.display()
+    );
+    Command::new(bin)
+        .args(["-json", "-c", &format!("SET TimeZone='UTC'; {sql}")])
+        .output()
+        .expect("duckdb runs")
+}
+
+/// `read_parquet` over a whole dataset, as the README tells users.
+pub fn dataset_sql(out: &Path) -> String {
+    format!(
+        "read_parquet('{}/**/*.parquet', hive_partitioning = true)",
+        out.display()
+    )
+}
+
+/// Every data file of a dataset with its batches (read with the parquet crate).
+pub fn read_files(out: &Path) -> Vec<(PathBuf, Vec<RecordBatch>)> {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(out).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() || dir.ends_with("_trailq") {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            // What `**/*.parquet` globs see; a killed run's hidden `.partial` files are not data.
+            if f.extension().is_none_or(|e| e != "parquet")
+                || f.file_name().unwrap().to_string_lossy().starts_with('.')
+            {
+                continue;
+            }
+            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&f).unwrap())
+                .unwrap_or_else(|e| panic!("{} is readable Parquet: {e}", f.display()))
+                .build()
+                .unwrap();
+            files.push((f, reader.map(Result::unwrap).collect()));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
+
+/// All values of a string column across a dataset.
+pub fn strings(out: &Path, column: &str) -> Vec<Option<String>> {
+    read_files(out)
+        .iter()
+        .flat_map(|(_, batches)| batches.iter())
+        .flat_map(|b| {
+            b.column_by_name(column)
+                .unwrap()
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Writes a gzip file.
+pub fn write_gz(path: &Path, text: &str) {
+    use std::io::Write;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut e =
+        flate2::write::GzEncoder::new(File::create(path).unwrap(), flate2::Compression::fast());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap();
+}
