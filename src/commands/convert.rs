@@ -48,8 +48,8 @@ pub struct ConvertArgs {
     pub quiet: bool,
 }
 
-/// Rows a worker gathers before handing a batch over.
-const BATCH_ROWS: usize = 8192;
+/// Rows a worker gathers before handing a batch over (~2 KB of Arrow each).
+const BATCH_ROWS: usize = 4096;
 /// …or record-text bytes, whichever comes first (keeps batches of huge records small).
 const BATCH_TEXT_BYTES: usize = 16 << 20;
 /// Record rejections printed on the terminal; all of them are in the reject log.
@@ -131,7 +131,7 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
 
     let next_file = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let (tx, rx) = sync_channel::<Msg>(workers * 2);
+    let (tx, rx) = sync_channel::<Msg>(workers);
     let outcome = std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();

@@ -433,14 +433,14 @@ fn request_parameters(rng: &mut Rng, name: &str, account: &str) -> Option<String
             rng.u64(..)
         ),
         "CreateFindingsReport" => format!(
-            r#"{{"reportFormat":"{}","s3Destination":{{"bucketName":"security-reports-{account}","keyPrefix":"inspector/{}","kmsKeyArn":"arn:aws:kms:us-east-1:{account}:key/{:08x}-1111-2222-3333-444455556666"}}}}"#,
+            r#"{{"reportFormat":"{}","s3Destination":{{"bucketName":"security-reports-{account}","keyPrefix":"inspector/{}","kmsKeyArn":"arn:aws:kms:us-east-1:{account}:key/{}"}}}}"#,
             ["CSV", "JSON"][rng.usize(0..2)],
             rng.u32(1..99),
-            rng.u32(..)
+            stable_uuid(&[account, "reports-key"])
         ),
         "CreateSbomExport" => format!(
-            r#"{{"reportFormat":"CYCLONEDX_1_4","s3Destination":{{"bucketName":"sbom-exports-{account}","keyPrefix":"sbom","kmsKeyArn":"arn:aws:kms:us-east-1:{account}:key/{:08x}-1111-2222-3333-444455556666"}}}}"#,
-            rng.u32(..)
+            r#"{{"reportFormat":"CYCLONEDX_1_4","s3Destination":{{"bucketName":"sbom-exports-{account}","keyPrefix":"sbom","kmsKeyArn":"arn:aws:kms:us-east-1:{account}:key/{}"}}}}"#,
+            stable_uuid(&[account, "reports-key"])
         ),
         "Disable" | "Enable" => format!(
             r#"{{"accountIds":["{account}"],"resourceTypes":["{}"]}}"#,
@@ -455,8 +455,8 @@ fn request_parameters(rng: &mut Rng, name: &str, account: &str) -> Option<String
             format!(r#"{{"accountId":"{}"}}"#, 100_000_000_000u64 + rng.u64(0..899_999_999_999))
         }
         "UpdateEncryptionKey" => format!(
-            r#"{{"kmsKeyId":"arn:aws:kms:us-east-1:{account}:key/{:08x}-aaaa-bbbb-cccc-ddddeeeeffff","scanType":"CODE","resourceType":"AWS_LAMBDA_FUNCTION"}}"#,
-            rng.u32(..)
+            r#"{{"kmsKeyId":"arn:aws:kms:us-east-1:{account}:key/{}","scanType":"CODE","resourceType":"AWS_LAMBDA_FUNCTION"}}"#,
+            stable_uuid(&[account, "code-scan-key", &rng.u32(0..3).to_string()])
         ),
         "ResetEncryptionKey" => r#"{"scanType":"CODE","resourceType":"AWS_LAMBDA_FUNCTION"}"#.to_owned(),
         "UpdateEc2DeepInspectionConfiguration" | "UpdateOrgEc2DeepInspectionConfiguration" => {
@@ -469,11 +469,11 @@ fn request_parameters(rng: &mut Rng, name: &str, account: &str) -> Option<String
         "CreateCodeSecurityIntegration" => r#"{"name":"github-org","type":"GITHUB"}"#.to_owned(),
         "ScanSbom" => r#"{"outputFormat":"INSPECTOR","sbom":"HIDDEN_DUE_TO_SECURITY_REASONS"}"#.to_owned(),
         "StartCisSession" | "StopCisSession" | "SendCisSessionHealth" | "SendCisSessionTelemetry" => {
-            format!(r#"{{"scanJobId":"{:08x}-0000-4000-8000-{:012x}"}}"#, rng.u32(..), rng.u64(0..0xFFFF_FFFF_FFFF))
+            format!(r#"{{"scanJobId":"{}"}}"#, stable_uuid(&[account, "cis", &rng.u32(0..4).to_string()]))
         }
         "StartAssessmentRun" => format!(
             r#"{{"assessmentTemplateArn":"arn:aws:inspector:us-east-1:{account}:target/0-abc/template/0-{:08x}"}}"#,
-            rng.u32(..)
+            stable(&[account, "template"]) as u32
         ),
         _ => return None,
     })
@@ -492,12 +492,24 @@ fn uuid(rng: &mut Rng) -> String {
     )
 }
 
-fn key_id(rng: &mut Rng, prefix: &str) -> String {
+/// An access-key-like id that is the same for the same `parts`: real credentials live for a
+/// session (temporary keys, about an hour) or for months (IAM user keys), not for one call.
+fn key_id(prefix: &str, parts: &[&str]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = Rng::with_seed(stable(parts));
     let tail: String = (0..16)
         .map(|_| ALPHABET[rng.usize(0..ALPHABET.len())] as char)
         .collect();
     format!("{prefix}{tail}")
+}
+
+/// A uuid that is the same for the same `parts`.
+fn stable_uuid(parts: &[&str]) -> String {
+    uuid(&mut Rng::with_seed(stable(parts)))
+}
+
+fn stable(parts: &[&str]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(parts.join("/").as_bytes())
 }
 
 fn json_str(s: &str) -> String {
@@ -521,15 +533,17 @@ fn build(
     let event_id = uuid(rng);
     let request_id = uuid(rng);
     let event_time = format_micros(time);
-    let creation = format_micros(time - rng.i64(60..3_600) * 1_000_000);
+    // Temporary credentials are issued at the start of a session; sessions last about an hour.
+    let hour = (time / 3_600_000_000).to_string();
+    let creation = format_micros(time - time.rem_euclid(3_600_000_000) + 120_000_000);
     let (identity, ip, agent, console) = match caller {
         Caller::IamUser(user) => (
             format!(
                 r#"{{"type":"IAMUser","principalId":"AIDA{:016X}","arn":"arn:aws:iam::{account}:user/{user}","accountId":"{account}","accessKeyId":"{}","userName":"{user}"}}"#,
                 user.len() as u64 * 0x1F_3A5B_7C9D,
-                key_id(rng, "AKIA")
+                key_id("AKIA", &[account, user])
             ),
-            if user == "mallory" { "185.220.101.45".to_owned() } else { format!("198.51.100.{}", rng.u8(1..60)) },
+            if user == "mallory" { "185.220.101.45".to_owned() } else { format!("198.51.100.{}", 1 + stable(&[user, &hour]) % 60) },
             "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/linux#6.5 md/arch#x86_64 lang/python#3.11.9".to_owned(),
             false,
         ),
@@ -539,10 +553,14 @@ fn build(
                 format!(
                     r#"{{"type":"AssumedRole","principalId":"AROA{:016X}:{session}","arn":"arn:aws:sts::{account}:assumed-role/{role}/{session}","accountId":"{account}","accessKeyId":"{}","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"AROA{:016X}","arn":"arn:aws:iam::{account}:role/{role}","accountId":"{account}","userName":"{role}"}},"attributes":{{"creationDate":"{creation}","mfaAuthenticated":"false"}}}}}}"#,
                     role.len() as u64 * 0x2B_4C6D_8EAF,
-                    key_id(rng, "ASIA"),
+                    key_id("ASIA", &[account, role, &hour]),
                     role.len() as u64 * 0x2B_4C6D_8EAF
                 ),
-                if role == "ci-deploy" { format!("20.42.{}.{}", rng.u8(0..255), rng.u8(1..255)) } else { format!("10.0.{}.{}", rng.u8(0..16), rng.u8(1..255)) },
+                {
+                    // A session calls from one place: a CI runner, or an instance in the VPC.
+                    let h = stable(&[account, role, &hour]);
+                    if role == "ci-deploy" { format!("20.42.{}.{}", h % 256, 1 + (h >> 8) % 254) } else { format!("10.0.{}.{}", h % 16, 1 + (h >> 8) % 254) }
+                },
                 if role == "ci-deploy" { "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#6.5 lang/python#3.12.4".to_owned() } else { "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/inspector2#1.26.2".to_owned() },
                 false,
             )
@@ -556,19 +574,19 @@ fn build(
         Caller::IdentityCenter(user) => (
             format!(
                 r#"{{"type":"IdentityCenterUser","accountId":"{account}","onBehalfOf":{{"userId":"{}","identityStoreArn":"arn:aws:identitystore::{account}:identitystore/d-9067642ac7"}},"credentialId":"{}"}}"#,
-                uuid(rng),
-                key_id(rng, "")
+                stable_uuid(&[user]),
+                key_id("", &[account, user, &hour])
             ),
-            format!("203.0.113.{}", rng.u8(1..200)),
+            format!("203.0.113.{}", 1 + stable(&[user, &hour]) % 200),
             format!("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 ({user})"),
             true,
         ),
         Caller::Root => (
             format!(
                 r#"{{"type":"Root","principalId":"{account}","arn":"arn:aws:iam::{account}:root","accountId":"{account}","accessKeyId":"{}"}}"#,
-                key_id(rng, "ASIA")
+                key_id("ASIA", &[account, "root", &hour])
             ),
-            format!("198.51.100.{}", rng.u8(200..250)),
+            format!("198.51.100.{}", 200 + stable(&[account, &hour]) % 50),
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36".to_owned(),
             true,
         ),

@@ -1,8 +1,8 @@
-//! K-way merge of batches sorted by `eventTime` into one sorted stream of bounded-size chunks.
+//! K-way merge of batches into one stream sorted by `eventTime`, in bounded-size chunks.
 //!
-//! Used for both ways a Parquet file is made: flushing a partition's buffered batches (each batch
-//! is sorted by an index, not copied) and compacting small files (each file is already sorted).
-//! Memory stays at one batch per input plus one output chunk, whatever the total size.
+//! Inputs are buffered batches in any order (each sorted through an index, not copied), spilled
+//! runs and existing files (already sorted). Memory stays at one batch per input plus one output
+//! chunk, whatever the total size.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -14,15 +14,21 @@ use arrow::error::ArrowError;
 
 use crate::schema;
 
-/// Rows per output chunk: small enough that a chunk of ~2 KB records stays a few tens of MB.
-pub const CHUNK_ROWS: usize = 8192;
+/// Rows per output chunk: ~2 KB records make a chunk of a few MB, and a merge of k inputs holds
+/// about k + 1 chunks.
+pub const CHUNK_ROWS: usize = 1024;
 
-/// A source of batches in `eventTime` order across all its batches. With `sort_each` on the merge,
-/// batches are sorted one by one, so there each unsorted batch must be a source of its own.
-pub type BatchSource<'a> = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + 'a>;
+/// An input of a merge.
+pub enum Source {
+    /// Batches in `eventTime` order across all of them (a spilled run, a dataset file).
+    Sorted(Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>),
+    /// One batch in any order.
+    Unsorted(RecordBatch),
+}
 
-struct Cursor<'a> {
-    source: BatchSource<'a>,
+struct Cursor {
+    source: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+    sort: bool,
     /// Index of the current batch in `Merge::in_play`.
     slot: usize,
     times: Vec<i64>,
@@ -31,7 +37,7 @@ struct Cursor<'a> {
     pos: usize,
 }
 
-impl Cursor<'_> {
+impl Cursor {
     fn row(&self) -> usize {
         match &self.order {
             Some(order) => order.value(self.pos) as usize,
@@ -41,23 +47,30 @@ impl Cursor<'_> {
 }
 
 /// Merges `sources` and calls `emit` with each chunk, in `eventTime` order (ties: source order).
-pub fn merge_sorted<'a>(
-    sources: Vec<BatchSource<'a>>,
-    sort_each: bool,
+pub fn merge_sorted(
+    sources: Vec<Source>,
     mut emit: impl FnMut(RecordBatch) -> Result<(), ArrowError>,
 ) -> Result<(), ArrowError> {
     let mut in_play: Vec<RecordBatch> = Vec::new();
-    let mut cursors: Vec<Cursor<'a>> = Vec::new();
+    let mut cursors: Vec<Cursor> = Vec::new();
     let mut heap = BinaryHeap::new();
     for source in sources {
+        let (source, sort) = match source {
+            Source::Sorted(iter) => (iter, false),
+            Source::Unsorted(batch) => (
+                Box::new(std::iter::once(Ok(batch))) as Box<dyn Iterator<Item = _> + Send>,
+                true,
+            ),
+        };
         let mut cursor = Cursor {
             source,
+            sort,
             slot: 0,
             times: Vec::new(),
             order: None,
             pos: 0,
         };
-        if advance_batch(&mut cursor, &mut in_play, sort_each)? {
+        if advance_batch(&mut cursor, &mut in_play)? {
             heap.push(Reverse((cursor.times[cursor.row()], cursors.len())));
             cursors.push(cursor);
         }
@@ -74,7 +87,7 @@ pub fn merge_sorted<'a>(
             if picks.len() >= CHUNK_ROWS || in_play.len() > cursors.len() * 2 {
                 emit_chunk(&mut picks, &mut in_play, &mut cursors, &mut emit)?;
             }
-            advance_batch(&mut cursors[c], &mut in_play, sort_each)?
+            advance_batch(&mut cursors[c], &mut in_play)?
         };
         if more {
             let cursor = &cursors[c];
@@ -91,11 +104,7 @@ pub fn merge_sorted<'a>(
 }
 
 /// Loads the cursor's next non-empty batch; `false` when its source is exhausted.
-fn advance_batch(
-    cursor: &mut Cursor<'_>,
-    in_play: &mut Vec<RecordBatch>,
-    sort_each: bool,
-) -> Result<bool, ArrowError> {
+fn advance_batch(cursor: &mut Cursor, in_play: &mut Vec<RecordBatch>) -> Result<bool, ArrowError> {
     loop {
         let Some(batch) = cursor.source.next().transpose()? else {
             cursor.times.clear();
@@ -108,7 +117,7 @@ fn advance_batch(
         let times = batch
             .column(schema::column_index(schema::EVENT_TIME))
             .as_primitive::<TimestampMicrosecondType>();
-        cursor.order = if sort_each {
+        cursor.order = if cursor.sort {
             Some(sort_to_indices(times, None, None)?)
         } else {
             None
@@ -125,7 +134,7 @@ fn advance_batch(
 fn emit_chunk(
     picks: &mut Vec<(usize, usize)>,
     in_play: &mut Vec<RecordBatch>,
-    cursors: &mut [Cursor<'_>],
+    cursors: &mut [Cursor],
     emit: &mut impl FnMut(RecordBatch) -> Result<(), ArrowError>,
 ) -> Result<(), ArrowError> {
     if !picks.is_empty() {
@@ -154,23 +163,21 @@ mod tests {
     fn batch(times: &[u32]) -> RecordBatch {
         let mut b = EventBatchBuilder::new();
         for t in times {
-            let text = format!(r#"{{"eventTime":"2024-05-01T10:00:{t:02}Z","eventID":"{t}"}}"#);
+            let (m, sec) = (t / 60, t % 60);
+            let text =
+                format!(r#"{{"eventTime":"2024-05-01T10:{m:02}:{sec:02}Z","eventID":"{t}"}}"#);
             b.append(&parse_record(&text).unwrap(), &text);
         }
         b.finish()
     }
 
-    fn merged(batches: Vec<Vec<RecordBatch>>, sort_each: bool) -> Vec<i64> {
-        let sources = batches
-            .into_iter()
-            .map(|bs| Box::new(bs.into_iter().map(Ok)) as BatchSource)
-            .collect();
+    fn merged(sources: Vec<Source>) -> Vec<i64> {
         let mut out = Vec::new();
-        merge_sorted(sources, sort_each, |chunk| {
+        merge_sorted(sources, |chunk| {
             let t = chunk
                 .column(schema::column_index(schema::EVENT_TIME))
                 .as_primitive::<TimestampMicrosecondType>();
-            out.extend(t.values().iter().map(|v| (v / 1_000_000) % 60));
+            out.extend(t.values().iter().map(|v| (v / 1_000_000) % 3600));
             Ok(())
         })
         .unwrap();
@@ -179,24 +186,26 @@ mod tests {
 
     #[test]
     fn merges_unsorted_batches_into_one_order() {
-        let got = merged(
-            vec![
-                vec![batch(&[5, 1, 9])],
-                vec![batch(&[3, 0, 3])],
-                vec![batch(&[])],
-                vec![batch(&[7])],
-            ],
-            true,
-        );
+        let got = merged(vec![
+            Source::Unsorted(batch(&[5, 1, 9])),
+            Source::Unsorted(batch(&[3, 0, 3])),
+            Source::Unsorted(batch(&[])),
+            Source::Unsorted(batch(&[7])),
+        ]);
         assert_eq!(got, vec![0, 1, 3, 3, 5, 7, 9]);
     }
 
     #[test]
-    fn merges_sorted_sources_across_many_chunks() {
-        let a: Vec<u32> = (0..60).step_by(2).collect();
-        let b: Vec<u32> = (1..60).step_by(2).collect();
-        let many = |v: &[u32]| v.chunks(7).map(batch).collect::<Vec<_>>();
-        let got = merged(vec![many(&a), many(&b)], false);
-        assert_eq!(got, (0..60).collect::<Vec<i64>>());
+    fn merges_sorted_sources_with_unsorted_ones_across_many_chunks() {
+        let sorted = |v: Vec<u32>| {
+            let batches: Vec<_> = v.chunks(7).map(batch).map(Ok).collect();
+            Source::Sorted(Box::new(batches.into_iter()))
+        };
+        let got = merged(vec![
+            sorted((0..3600).step_by(3).collect()),
+            sorted((1..3600).step_by(3).collect()),
+            Source::Unsorted(batch(&(2..3600).step_by(3).rev().collect::<Vec<_>>())),
+        ]);
+        assert_eq!(got, (0..3600).collect::<Vec<i64>>());
     }
 }

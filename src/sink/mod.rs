@@ -3,3 +3,4 @@
 pub mod merge;
 pub mod parquet_dataset;
 pub mod rejected;
+pub mod spill;

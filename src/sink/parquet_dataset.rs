@@ -4,12 +4,15 @@
 //! - a file appears only whole: written under a hidden temporary name, synced, then renamed;
 //! - within the dataset an `eventID` appears once, across runs too. CloudTrail's duplicate
 //!   deliveries are the same record, so they share eventTime and therefore a partition: ids are
-//!   kept per partition, read back from disk the first time a run touches it, and dropped from
-//!   memory once it is written (memory stays flat in dataset size). Records without an eventID
-//!   (eventVersion 1.0) are never merged with each other: the n-th copy of a text in a run is a
-//!   duplicate only if the partition already holds n copies of it, so a re-run adds nothing;
-//! - rows are sorted by `eventTime` within a file; files roll at a buffered-size target, and a
-//!   partition's small files are merged at the end of a run (crash-safe through a journal);
+//!   kept per partition, read back from disk the first time a run touches it, and forgotten when
+//!   memory is short and the partition has nothing buffered (memory stays flat in dataset size).
+//!   Records without an eventID (eventVersion 1.0) are never merged with each other: the n-th
+//!   copy of a text in a run is a duplicate only if the partition already holds n copies of it,
+//!   so a re-run adds nothing;
+//! - rows are sorted by `eventTime` within a file. Rows are buffered per partition; when memory
+//!   runs short a buffer is sorted and spilled (`spill.rs`). At the end each partition's spills,
+//!   buffer and existing small files are merged into Parquet once, rolled by size, partitions in
+//!   parallel. Replacing small files is journaled so a crash never leaves rows twice;
 //! - partition paths are built only from a parsed time, never from record text;
 //! - one writer at a time: `_trailq/lock` is held (an OS lock, released even on kill -9).
 
@@ -17,6 +20,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -24,14 +29,15 @@ use arrow::datatypes::TimestampMicrosecondType;
 use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, ProjectionMask};
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
-use super::merge::{BatchSource, merge_sorted};
+use super::merge::{CHUNK_ROWS, Source, merge_sorted};
+use super::spill;
 use crate::schema::{self, PARTITION_COLUMN};
 use crate::time::{day_of_micros, format_day};
 
@@ -51,7 +57,7 @@ pub enum DatasetError {
     #[error("cannot write Parquet file `{path}`")]
     Parquet { path: PathBuf, source: ParquetError },
     #[error(
-        "cannot read existing Parquet file `{path}` (move it out of the dataset if it is not trailq's)"
+        "cannot read existing file `{path}` (move it out of the dataset if it is not trailq's)"
     )]
     ReadExisting { path: PathBuf, source: ParquetError },
     #[error("cannot arrange rows for the dataset")]
@@ -60,25 +66,35 @@ pub enum DatasetError {
 
 type Result<T> = std::result::Result<T, DatasetError>;
 
-/// Sizes that decide when files are written and merged.
+/// Sizes that decide when rows are spilled and how big files get.
 #[derive(Debug, Clone)]
 pub struct DatasetOptions {
-    /// A partition's buffered rows (Arrow bytes) are written as a file once they reach this.
-    pub file_target_bytes: usize,
-    /// All partitions' buffers together; above it the largest buffer is written early.
+    /// A partition's buffered rows (Arrow bytes) are spilled once they reach this.
+    pub spill_bytes: usize,
+    /// All partitions' buffers together; above it the largest buffer is spilled.
     pub memory_budget_bytes: usize,
-    /// Files smaller than this on disk are merged with a partition's other small files.
+    /// A Parquet file is closed and the next one started at about this size on disk.
+    pub file_target_bytes: usize,
+    /// Existing files smaller than this are merged with the run's new rows of their partition.
     pub small_file_bytes: u64,
-    pub zstd_level: i32,
+    /// Partitions written at the same time at the end of a run.
+    pub threads: usize,
+    /// Ids held in memory across partitions before idle partitions' ids are forgotten.
+    pub resident_ids: usize,
 }
 
 impl Default for DatasetOptions {
     fn default() -> Self {
         DatasetOptions {
-            file_target_bytes: 96 << 20,
-            memory_budget_bytes: 160 << 20,
-            small_file_bytes: 4 << 20,
-            zstd_level: 3,
+            spill_bytes: 24 << 20,
+            memory_budget_bytes: 48 << 20,
+            file_target_bytes: 256 << 20,
+            small_file_bytes: 32 << 20,
+            // Each partition writer holds ~100 zstd contexts, row-group pages and a batch per
+            // spilled run: two at once took peak RSS from ~250 to ~380 MB for 1M records
+            // (BENCHMARKS.md), so one, while the parse phase uses every core.
+            threads: 1,
+            resident_ids: 2_000_000,
         }
     }
 }
@@ -90,25 +106,26 @@ pub struct SinkStats {
     pub rows_written: u64,
     /// Rows whose eventID was already in the dataset or earlier in the run.
     pub duplicates_dropped: u64,
-    /// Files this run left in the dataset (merged files included) and their bytes.
+    /// Files this run wrote (including rewrites of small files) and their bytes.
     pub files_written: u64,
     pub bytes_written: u64,
-    /// Small files merged away by compaction.
+    /// Small files of earlier runs merged into this run's files.
     pub files_merged: u64,
     /// Partitions this run wrote to.
     pub partitions: u64,
+    /// Rows spilled to disk for lack of memory (each is still written to Parquet only once).
+    pub rows_spilled: u64,
 }
 
 #[derive(Default)]
 struct Partition {
-    /// 128-bit hashes of every eventID on disk or buffered in this partition.
+    /// 128-bit hashes of every eventID on disk, spilled or buffered in this partition.
     ids: HashSet<u128>,
     /// Records without an eventID: copies of each text on disk, and copies seen in this run.
     idless_on_disk: HashMap<u128, u32>,
     idless_seen: HashMap<u128, u32>,
     buffer: Vec<RecordBatch>,
     buffered_bytes: usize,
-    touched: bool,
     /// When this run last wrote to it, to forget the least recently used ids first.
     last_use: u64,
 }
@@ -132,31 +149,29 @@ impl Partition {
     }
 }
 
-/// Ids kept in memory across partitions before fully written ones are forgotten (~32 B each).
-const RESIDENT_IDS: usize = 2_000_000;
-
 pub struct ParquetDatasetSink {
     root: PathBuf,
     run_id: String,
     options: DatasetOptions,
-    props: WriterProperties,
     partitions: BTreeMap<i32, Partition>,
+    /// Spilled runs per partition; kept apart so that forgetting a partition's ids keeps them.
+    runs: BTreeMap<i32, Vec<PathBuf>>,
     buffered_bytes: usize,
-    file_seq: u64,
     /// Counts writes, to order partitions by last use.
     clock: u64,
+    spill_seq: u64,
     stats: SinkStats,
-    /// Partitions this run wrote to and has since forgotten (to count and compact at the end).
-    forgotten: Vec<i32>,
     _lock: File,
 }
 
-/// A compaction in progress, journaled so a crash never leaves both the merged file and its inputs.
+/// A replacement of small files in progress. Written before the merge starts (`merging`) and
+/// again once every new file is in place (`committed`), so that `recover` can finish or undo it.
 #[derive(Serialize, Deserialize)]
 struct Journal {
     partition: String,
-    merged: String,
+    run: String,
     inputs: Vec<String>,
+    committed: bool,
 }
 
 impl ParquetDatasetSink {
@@ -182,19 +197,18 @@ impl ParquetDatasetSink {
         let run_id = format!(
             "{}-{:08x}",
             chrono::Utc::now().format("%Y%m%dT%H%M%S"),
-            rand_u32()
+            fastrand::u32(..)
         );
         let sink = ParquetDatasetSink {
             root: root.to_owned(),
             run_id,
-            props: writer_properties(options.zstd_level),
             options,
             partitions: BTreeMap::new(),
+            runs: BTreeMap::new(),
             buffered_bytes: 0,
-            file_seq: 0,
             clock: 0,
+            spill_seq: 0,
             stats: SinkStats::default(),
-            forgotten: Vec::new(),
             _lock: lock,
         };
         sink.recover()?;
@@ -207,10 +221,6 @@ impl ParquetDatasetSink {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
-    }
-
-    pub fn stats(&self) -> &SinkStats {
-        &self.stats
     }
 
     /// Adds rows of any dates. Rows whose eventID is already in the dataset are dropped.
@@ -262,8 +272,8 @@ impl ParquetDatasetSink {
             partition.buffer.push(part);
             partition.buffered_bytes += bytes;
             self.buffered_bytes += bytes;
-            if partition.buffered_bytes >= self.options.file_target_bytes {
-                self.flush(day)?;
+            if partition.buffered_bytes >= self.options.spill_bytes {
+                self.spill(day)?;
             }
         }
         while self.buffered_bytes > self.options.memory_budget_bytes {
@@ -273,17 +283,132 @@ impl ParquetDatasetSink {
                 .max_by_key(|(_, p)| p.buffered_bytes)
                 .map(|(d, _)| *d)
                 .expect("buffered bytes live in some partition");
-            self.flush(largest)?;
+            self.spill(largest)?;
         }
         self.forget_idle();
         Ok(())
     }
 
-    /// Drops the ids of least recently used, fully written partitions while too many are held;
-    /// touching one again reads its ids back from its files.
+    /// Writes every partition this run added rows to, and returns what the run did.
+    pub fn finish(mut self) -> Result<SinkStats> {
+        if !self.runs.is_empty() {
+            // Memory was short already: free the buffers before the partition writers need
+            // theirs, so they merge from disk only.
+            let buffered: Vec<i32> = self
+                .partitions
+                .iter()
+                .filter(|(_, p)| !p.buffer.is_empty())
+                .map(|(d, _)| *d)
+                .collect();
+            for day in buffered {
+                self.spill(day)?;
+            }
+        }
+        let mut days: Vec<i32> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| !p.buffer.is_empty())
+            .map(|(d, _)| *d)
+            .chain(self.runs.keys().copied())
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        let mut jobs = Vec::with_capacity(days.len());
+        for day in days {
+            let buffer = self
+                .partitions
+                .get_mut(&day)
+                .map(|p| std::mem::take(&mut p.buffer))
+                .unwrap_or_default();
+            let runs = self.runs.remove(&day).unwrap_or_default();
+            let small: Vec<PathBuf> = data_files(&self.partition_dir(day))?
+                .into_iter()
+                .filter(|(_, len)| *len < self.options.small_file_bytes)
+                .map(|(p, _)| p)
+                .collect();
+            jobs.push(PartitionJob {
+                day,
+                buffer,
+                runs,
+                small,
+            });
+        }
+        self.partitions.clear();
+        let writer = PartitionWriter {
+            root: &self.root,
+            run_id: &self.run_id,
+            props: writer_properties(),
+            file_target_bytes: self.options.file_target_bytes,
+            seq: AtomicU64::new(0),
+        };
+        let queue = Mutex::new(jobs.into_iter());
+        let results: Vec<Result<WriteOutcome>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..self.options.threads.max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut total = WriteOutcome::default();
+                        loop {
+                            let job = queue.lock().expect("no panics hold it").next();
+                            let Some(job) = job else { return Ok(total) };
+                            total.add(writer.write(job)?);
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("partition writers do not panic"))
+                .collect()
+        });
+        spill::remove_stale(&self.root.join(STATE_DIR));
+        for outcome in results {
+            let o = outcome?;
+            self.stats.files_written += o.files;
+            self.stats.bytes_written += o.bytes;
+            self.stats.files_merged += o.merged;
+            self.stats.partitions += o.partitions;
+        }
+        Ok(self.stats)
+    }
+
+    fn partition_dir(&self, day: i32) -> PathBuf {
+        partition_dir(&self.root, day)
+    }
+
+    /// Sorts a partition's buffer into a spilled run.
+    fn spill(&mut self, day: i32) -> Result<()> {
+        let Some(partition) = self.partitions.get_mut(&day) else {
+            return Ok(());
+        };
+        if partition.buffer.is_empty() {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut partition.buffer);
+        self.buffered_bytes -= partition.buffered_bytes;
+        partition.buffered_bytes = 0;
+        self.spill_seq += 1;
+        self.stats.rows_spilled += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        let path = spill::run_dir(&self.root.join(STATE_DIR), &self.run_id).join(format!(
+            "{}-{:05}.arrow",
+            format_day(day),
+            self.spill_seq
+        ));
+        spill::write_run(&path, batches).map_err(|e| match e {
+            ArrowError::IoError(_, source) => DatasetError::Io {
+                path: path.clone(),
+                source,
+            },
+            other => DatasetError::Arrow(other),
+        })?;
+        self.runs.entry(day).or_default().push(path);
+        Ok(())
+    }
+
+    /// Forgets the ids of least recently used partitions with nothing buffered while too many
+    /// are held; touching one again reads its ids back from its files and spilled runs.
     fn forget_idle(&mut self) {
         let mut resident: usize = self.partitions.values().map(Partition::resident_ids).sum();
-        while resident > RESIDENT_IDS {
+        while resident > self.options.resident_ids {
             let idle = self
                 .partitions
                 .iter()
@@ -293,51 +418,16 @@ impl ParquetDatasetSink {
             let Some(day) = idle else { break };
             let p = self.partitions.remove(&day).expect("found above");
             resident -= p.resident_ids();
-            if p.touched {
-                self.forgotten.push(day);
-            }
         }
     }
 
-    /// Writes every buffer and merges small files of the partitions this run touched.
-    pub fn finish(mut self) -> Result<SinkStats> {
-        let days: Vec<i32> = self.partitions.keys().copied().collect();
-        for &day in &days {
-            self.flush(day)?;
-        }
-        let mut touched: Vec<i32> = days
-            .into_iter()
-            .filter(|d| self.partitions[d].touched)
-            .chain(self.forgotten.drain(..))
-            .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        for day in touched {
-            self.stats.partitions += 1;
-            self.compact(day)?;
-            // What this run leaves behind: its own files, merged ones included.
-            for (path, len) in self.data_files(day)? {
-                if is_run_file(&path, &self.run_id) {
-                    self.stats.files_written += 1;
-                    self.stats.bytes_written += len;
-                }
-            }
-        }
-        Ok(self.stats)
-    }
-
-    fn partition_dir(&self, day: i32) -> PathBuf {
-        self.root
-            .join(format!("{PARTITION_COLUMN}={}", format_day(day)))
-    }
-
-    /// Reads the eventIDs already in a partition the first time this run touches it.
+    /// Reads the ids already in a partition (files and this run's spills) on first touch.
     fn ensure_loaded(&mut self, day: i32) -> Result<()> {
         if self.partitions.contains_key(&day) {
             return Ok(());
         }
         let mut partition = Partition::default();
-        for (path, _) in self.data_files(day)? {
+        for (path, _) in data_files(&self.partition_dir(day))? {
             let read_err = |source| DatasetError::ReadExisting {
                 path: path.clone(),
                 source,
@@ -372,219 +462,27 @@ impl ParquetDatasetSink {
                 .build()
                 .map_err(read_err)?;
             for batch in reader {
-                let batch = batch?;
-                let ids = batch
-                    .column_by_name(schema::EVENT_ID)
-                    .expect("projected")
-                    .as_string::<i32>();
-                let texts = batch
-                    .column_by_name(schema::EVENT_JSON)
-                    .map(|c| c.as_string::<i32>());
-                for row in 0..batch.num_rows() {
-                    if ids.is_valid(row) {
-                        partition.ids.insert(id_hash(ids.value(row)));
-                    } else if let Some(texts) = texts {
-                        *partition
-                            .idless_on_disk
-                            .entry(id_hash(texts.value(row)))
-                            .or_default() += 1;
-                    }
-                }
+                partition.remember(&batch?);
+            }
+        }
+        for run in self.runs.get(&day).into_iter().flatten() {
+            let reader = spill::read_run(run, Some(&[schema::EVENT_ID, schema::EVENT_JSON]))?;
+            for batch in reader {
+                partition.remember(&batch?);
             }
         }
         self.partitions.insert(day, partition);
         Ok(())
     }
 
-    /// `part-*.parquet` files of a partition with their sizes, by name.
-    fn data_files(&self, day: i32) -> Result<Vec<(PathBuf, u64)>> {
-        let dir = self.partition_dir(day);
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(DatasetError::Io {
-                    path: dir,
-                    source: e,
-                });
-            }
-        };
-        let mut files = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| DatasetError::Io {
-                path: dir.clone(),
-                source: e,
-            })?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("part-") && name.ends_with(".parquet") {
-                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                files.push((entry.path(), len));
-            }
-        }
-        files.sort();
-        Ok(files)
-    }
-
-    /// Writes a partition's buffered rows as one sorted file.
-    fn flush(&mut self, day: i32) -> Result<()> {
-        let Some(partition) = self.partitions.get_mut(&day) else {
-            return Ok(());
-        };
-        if partition.buffer.is_empty() {
-            return Ok(());
-        }
-        let batches = std::mem::take(&mut partition.buffer);
-        self.buffered_bytes -= partition.buffered_bytes;
-        partition.buffered_bytes = 0;
-        partition.touched = true;
-        let sources = batches
-            .into_iter()
-            .map(|b| Box::new(std::iter::once(Ok(b))) as BatchSource)
-            .collect();
-        self.write_file(day, sources, true)?;
-        Ok(())
-    }
-
-    /// Merges the sorted `sources` into a new file of the partition; returns its name.
-    fn write_file(
-        &mut self,
-        day: i32,
-        sources: Vec<BatchSource>,
-        sort_each: bool,
-    ) -> Result<String> {
-        let dir = self.partition_dir(day);
-        fs::create_dir_all(&dir).map_err(|e| DatasetError::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
-        self.file_seq += 1;
-        let name = format!("part-{}-{:05}.parquet", self.run_id, self.file_seq);
-        let tmp = dir.join(format!(".{name}.partial"));
-        let io_err = |path: &Path| {
-            let path = path.to_owned();
-            move |source| DatasetError::Io { path, source }
-        };
-        let file = File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut writer = ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            schema::event_schema(),
-            Some(self.props.clone()),
-        )
-        .map_err(|source| DatasetError::Parquet {
-            path: tmp.clone(),
-            source,
-        })?;
-        let mut rows = 0u64;
-        let written = merge_sorted(sources, sort_each, |chunk| {
-            rows += chunk.num_rows() as u64;
-            writer
-                .write(&chunk)
-                .map_err(|e| ArrowError::ExternalError(Box::new(e)))
-        });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(match e {
-                ArrowError::ExternalError(inner) => match inner.downcast::<ParquetError>() {
-                    Ok(pe) => DatasetError::Parquet {
-                        path: tmp,
-                        source: *pe,
-                    },
-                    Err(other) => DatasetError::Arrow(ArrowError::ExternalError(other)),
-                },
-                other => DatasetError::Arrow(other),
-            });
-        }
-        let buffered = writer
-            .into_inner()
-            .map_err(|source| DatasetError::Parquet {
-                path: tmp.clone(),
-                source,
-            })?;
-        let file = buffered.into_inner().map_err(|e| DatasetError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        let bytes = file.metadata().map_err(io_err(&tmp))?.len();
-        drop(file);
-        let dest = dir.join(&name);
-        fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
-        sync_dir(&dir);
-        debug_assert!(rows > 0 && bytes > 0);
-        Ok(name)
-    }
-
-    /// Merges a partition's small files (from this run or earlier ones) into one.
-    fn compact(&mut self, day: i32) -> Result<()> {
-        let small: Vec<(PathBuf, u64)> = self
-            .data_files(day)?
-            .into_iter()
-            .filter(|(_, len)| *len < self.options.small_file_bytes)
-            .collect();
-        if small.len() < 2 {
-            return Ok(());
-        }
-        let mut sources: Vec<BatchSource> = Vec::new();
-        for (path, _) in &small {
-            let file = File::open(path).map_err(|e| DatasetError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .and_then(|b| b.with_batch_size(2048).build())
-                .map_err(|source| DatasetError::ReadExisting {
-                    path: path.clone(),
-                    source,
-                })?;
-            // Files written by other tools could have a looser schema: cast to ours by name.
-            sources.push(Box::new(reader.map(|b| b.and_then(conform))));
-        }
-        let dir = self.partition_dir(day);
-        let merged = self.write_file(day, sources, false)?;
-        let journal = Journal {
-            partition: dir
-                .file_name()
-                .expect("partition dirs have names")
-                .to_string_lossy()
-                .into_owned(),
-            merged: merged.clone(),
-            inputs: small
-                .iter()
-                .map(|(p, _)| {
-                    p.file_name()
-                        .expect("files have names")
-                        .to_string_lossy()
-                        .into_owned()
-                })
-                .collect(),
-        };
-        // The merged file is already in place: journal first, then remove the inputs, so that a
-        // crash in between is finished by the next run (see `recover`).
-        let journal_path = self.root.join(STATE_DIR).join(format!(
-            "compaction-{}.json",
-            merged.trim_end_matches(".parquet")
-        ));
-        write_atomically(
-            &journal_path,
-            &serde_json::to_vec(&journal).expect("serializable"),
-        )?;
-        for (path, _) in &small {
-            let _ = fs::remove_file(path);
-        }
-        sync_dir(&dir);
-        let _ = fs::remove_file(&journal_path);
-        self.stats.files_merged += small.len() as u64;
-        Ok(())
-    }
-
-    /// Finishes interrupted compactions and removes temporary files of crashed runs.
+    /// Finishes or undoes interrupted replacements and removes what crashed runs left.
     fn recover(&self) -> Result<()> {
         let state = self.root.join(STATE_DIR);
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| DatasetError::Io { path, source }
         };
+        spill::remove_stale(&state);
         for entry in fs::read_dir(&state).map_err(io(&state))? {
             let path = entry.map_err(io(&state))?.path();
             let name = path
@@ -592,25 +490,31 @@ impl ParquetDatasetSink {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            if !(name.starts_with("compaction-") && name.ends_with(".json")) {
+            if !(name.starts_with("replace-") && name.ends_with(".json")) {
                 continue;
             }
             let journal: Option<Journal> = fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok());
             if let Some(j) = journal {
-                // Only plain file names inside a `event_date=` folder: a journal is our own file,
-                // but never let one point outside the dataset.
-                let safe =
-                    |n: &str| !n.contains(['/', '\\']) && n.ends_with(".parquet") && n != "..";
-                let dir = self.root.join(&j.partition);
-                if j.partition.starts_with("event_date=")
-                    && !j.partition.contains(['/', '\\'])
-                    && safe(&j.merged)
-                    && dir.join(&j.merged).exists()
+                // A journal is our own file, but never let one point outside the dataset.
+                let plain = |n: &str| !n.contains(['/', '\\']) && !n.starts_with('.');
+                if j.partition.starts_with(&format!("{PARTITION_COLUMN}="))
+                    && plain(&j.partition)
+                    && plain(&j.run)
                 {
-                    for input in j.inputs.iter().filter(|n| safe(n)) {
-                        let _ = fs::remove_file(dir.join(input));
+                    let dir = self.root.join(&j.partition);
+                    if j.committed {
+                        for input in j.inputs.iter().filter(|n| plain(n)) {
+                            let _ = fs::remove_file(dir.join(input));
+                        }
+                    } else {
+                        // The merge did not finish: its inputs are whole, its outputs go.
+                        for (file, _) in data_files(&dir)? {
+                            if is_file_of_run(&file, &j.run) {
+                                let _ = fs::remove_file(file);
+                            }
+                        }
                     }
                 }
             }
@@ -638,7 +542,282 @@ impl ParquetDatasetSink {
     }
 }
 
-fn is_run_file(path: &Path, run_id: &str) -> bool {
+impl Partition {
+    /// Records the ids of rows already in the dataset (`eventID`, and `eventJson` if projected).
+    fn remember(&mut self, batch: &RecordBatch) {
+        let ids = batch
+            .column_by_name(schema::EVENT_ID)
+            .expect("projected")
+            .as_string::<i32>();
+        let texts = batch
+            .column_by_name(schema::EVENT_JSON)
+            .map(|c| c.as_string::<i32>());
+        for row in 0..batch.num_rows() {
+            if ids.is_valid(row) {
+                self.ids.insert(id_hash(ids.value(row)));
+            } else if let Some(texts) = texts {
+                *self
+                    .idless_on_disk
+                    .entry(id_hash(texts.value(row)))
+                    .or_default() += 1;
+            }
+        }
+    }
+}
+
+/// Everything a partition's final write merges.
+struct PartitionJob {
+    day: i32,
+    buffer: Vec<RecordBatch>,
+    runs: Vec<PathBuf>,
+    /// Existing small files of the partition, replaced by the merged ones.
+    small: Vec<PathBuf>,
+}
+
+#[derive(Default)]
+struct WriteOutcome {
+    files: u64,
+    bytes: u64,
+    merged: u64,
+    partitions: u64,
+}
+
+impl WriteOutcome {
+    fn add(&mut self, o: WriteOutcome) {
+        self.files += o.files;
+        self.bytes += o.bytes;
+        self.merged += o.merged;
+        self.partitions += o.partitions;
+    }
+}
+
+/// Writes partitions' final files; shared by the threads of `finish`.
+struct PartitionWriter<'a> {
+    root: &'a Path,
+    run_id: &'a str,
+    props: WriterProperties,
+    file_target_bytes: usize,
+    seq: AtomicU64,
+}
+
+impl PartitionWriter<'_> {
+    fn write(&self, job: PartitionJob) -> Result<WriteOutcome> {
+        let dir = partition_dir(self.root, job.day);
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| DatasetError::Io { path, source }
+        };
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let mut sources: Vec<Source> = job.buffer.into_iter().map(Source::Unsorted).collect();
+        for run in &job.runs {
+            sources.push(Source::Sorted(Box::new(spill::read_run(run, None)?)));
+        }
+        for path in &job.small {
+            let file = File::open(path).map_err(io_err(path))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .and_then(|b| b.with_batch_size(CHUNK_ROWS).build())
+                .map_err(|source| DatasetError::ReadExisting {
+                    path: path.clone(),
+                    source,
+                })?;
+            // Files written by other versions could differ: cast to the current schema by name.
+            sources.push(Source::Sorted(Box::new(
+                reader.map(|b| b.and_then(conform)),
+            )));
+        }
+        let journal_path = self.root.join(STATE_DIR).join(format!(
+            "replace-{}-{}.json",
+            self.run_id,
+            format_day(job.day)
+        ));
+        let mut journal = Journal {
+            partition: dir
+                .file_name()
+                .expect("partition dirs have names")
+                .to_string_lossy()
+                .into_owned(),
+            run: self.run_id.to_owned(),
+            inputs: job
+                .small
+                .iter()
+                .map(|p| {
+                    p.file_name()
+                        .expect("files have names")
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect(),
+            committed: false,
+        };
+        if !job.small.is_empty() {
+            write_atomically(
+                &journal_path,
+                &serde_json::to_vec(&journal).expect("serializable"),
+            )?;
+        }
+
+        let mut outcome = WriteOutcome {
+            partitions: 1,
+            merged: job.small.len() as u64,
+            ..WriteOutcome::default()
+        };
+        let mut current: Option<OpenFile> = None;
+        let written = merge_sorted(sources, |chunk| {
+            if current.is_none() {
+                current = Some(self.open_file(&dir).map_err(to_arrow)?);
+            }
+            let file = current.as_mut().expect("opened above");
+            file.writer.write(&chunk).map_err(|e| {
+                to_arrow(DatasetError::Parquet {
+                    path: file.tmp.clone(),
+                    source: e,
+                })
+            })?;
+            if file.writer.bytes_written() + file.writer.in_progress_size()
+                >= self.file_target_bytes
+            {
+                let bytes = current.take().expect("open").close().map_err(to_arrow)?;
+                outcome.files += 1;
+                outcome.bytes += bytes;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            if let Some(file) = current {
+                let _ = fs::remove_file(&file.tmp);
+            }
+            return Err(from_arrow(e));
+        }
+        if let Some(file) = current {
+            outcome.bytes += file.close()?;
+            outcome.files += 1;
+        }
+        sync_dir(&dir);
+        if !job.small.is_empty() {
+            journal.committed = true;
+            write_atomically(
+                &journal_path,
+                &serde_json::to_vec(&journal).expect("serializable"),
+            )?;
+            for path in &job.small {
+                let _ = fs::remove_file(path);
+            }
+            sync_dir(&dir);
+            let _ = fs::remove_file(&journal_path);
+        }
+        for run in &job.runs {
+            let _ = fs::remove_file(run);
+        }
+        Ok(outcome)
+    }
+
+    fn open_file(&self, dir: &Path) -> Result<OpenFile> {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let name = format!("part-{}-{n:05}.parquet", self.run_id);
+        let tmp = dir.join(format!(".{name}.partial"));
+        let file = File::create(&tmp).map_err(|source| DatasetError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        let writer = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            schema::event_schema(),
+            Some(self.props.clone()),
+        )
+        .map_err(|source| DatasetError::Parquet {
+            path: tmp.clone(),
+            source,
+        })?;
+        Ok(OpenFile {
+            writer,
+            tmp,
+            dest: dir.join(name),
+        })
+    }
+}
+
+struct OpenFile {
+    writer: ArrowWriter<BufWriter<File>>,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl OpenFile {
+    /// Finishes the file, makes it durable and gives it its real name; returns its size.
+    fn close(self) -> Result<u64> {
+        let tmp = self.tmp;
+        let io_err = |source| DatasetError::Io {
+            path: tmp.clone(),
+            source,
+        };
+        let buffered = self
+            .writer
+            .into_inner()
+            .map_err(|source| DatasetError::Parquet {
+                path: tmp.clone(),
+                source,
+            })?;
+        let file = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
+        file.sync_all().map_err(io_err)?;
+        let bytes = file.metadata().map_err(io_err)?.len();
+        drop(file);
+        fs::rename(&tmp, &self.dest).map_err(|source| DatasetError::Io {
+            path: self.dest.clone(),
+            source,
+        })?;
+        Ok(bytes)
+    }
+}
+
+/// The merge callback speaks `ArrowError`; these carry our error through it and back.
+fn to_arrow(e: DatasetError) -> ArrowError {
+    ArrowError::ExternalError(Box::new(e))
+}
+
+fn from_arrow(e: ArrowError) -> DatasetError {
+    match e {
+        ArrowError::ExternalError(inner) => match inner.downcast::<DatasetError>() {
+            Ok(d) => *d,
+            Err(other) => DatasetError::Arrow(ArrowError::ExternalError(other)),
+        },
+        other => DatasetError::Arrow(other),
+    }
+}
+
+fn partition_dir(root: &Path, day: i32) -> PathBuf {
+    root.join(format!("{PARTITION_COLUMN}={}", format_day(day)))
+}
+
+/// `part-*.parquet` files of a partition with their sizes, by name.
+fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(DatasetError::Io {
+                path: dir.to_owned(),
+                source: e,
+            });
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| DatasetError::Io {
+            path: dir.to_owned(),
+            source: e,
+        })?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("part-") && name.ends_with(".parquet") {
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            files.push((entry.path(), len));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn is_file_of_run(path: &Path, run_id: &str) -> bool {
     path.file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with(&format!("part-{run_id}-")))
 }
@@ -665,7 +844,10 @@ fn conform(batch: RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
 
 /// Writer settings of every dataset file: zstd, dictionaries, page statistics (→ page index),
 /// the sort order declared, and the schema and tool versions in the key-value metadata.
-fn writer_properties(zstd_level: i32) -> WriterProperties {
+/// Measured on generated Inspector data (BENCHMARKS.md): `eventJson` is half the bytes, so it
+/// gets a stronger zstd level and bigger pages; sorted `eventTime` and the random ids get delta
+/// encodings instead of dictionaries that can only grow.
+fn writer_properties() -> WriterProperties {
     let schema = schema::event_schema();
     let parquet_schema = ArrowSchemaConverter::new()
         .convert(&schema)
@@ -675,12 +857,13 @@ fn writer_properties(zstd_level: i32) -> WriterProperties {
         .iter()
         .position(|c| c.path().parts() == [schema::EVENT_TIME])
         .expect("eventTime is a leaf column");
+    let zstd = |level| Compression::ZSTD(ZstdLevel::try_new(level).expect("valid zstd level"));
+    let column = ColumnPath::from;
     let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(zstd_level).unwrap_or_default(),
-        ))
+        .set_compression(zstd(3))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(32 * 1024))
         .set_sorting_columns(Some(vec![SortingColumn {
             column_idx: event_time_leaf as i32,
             descending: false,
@@ -695,15 +878,18 @@ fn writer_properties(zstd_level: i32) -> WriterProperties {
                 "trailq.version".to_owned(),
                 env!("CARGO_PKG_VERSION").to_owned(),
             ),
-        ]));
-    // Unique per row: a dictionary only costs time, and statistics on whole records say nothing.
-    for column in [schema::EVENT_JSON, schema::EVENT_ID, schema::REQUEST_ID] {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+        ]))
+        .set_column_compression(column(schema::EVENT_JSON), zstd(9))
+        .set_column_data_page_size_limit(column(schema::EVENT_JSON), 8 << 20)
+        .set_column_statistics_enabled(column(schema::EVENT_JSON), EnabledStatistics::None)
+        .set_column_dictionary_enabled(column(schema::EVENT_TIME), false)
+        .set_column_encoding(column(schema::EVENT_TIME), Encoding::DELTA_BINARY_PACKED);
+    for id in [schema::EVENT_JSON, schema::EVENT_ID, schema::REQUEST_ID] {
+        builder = builder.set_column_dictionary_enabled(column(id), false);
     }
-    builder = builder.set_column_statistics_enabled(
-        ColumnPath::from(schema::EVENT_JSON),
-        EnabledStatistics::None,
-    );
+    for id in [schema::EVENT_ID, schema::REQUEST_ID] {
+        builder = builder.set_column_encoding(column(id), Encoding::DELTA_LENGTH_BYTE_ARRAY);
+    }
     builder.build()
 }
 
@@ -732,16 +918,161 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// A little randomness for run ids without another dependency.
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.write_u32(std::process::id());
-    h.finish() as u32
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::EventBatchBuilder;
+    use crate::record::parse_record;
+
+    fn batch(ids: &[(u32, u32)]) -> RecordBatch {
+        let mut b = EventBatchBuilder::new();
+        for (day, n) in ids {
+            let text = format!(
+                r#"{{"eventTime":"2024-05-{day:02}T{:02}:{:02}:{:02}Z","eventID":"id-{day}-{n}"}}"#,
+                (n * 7) % 24,
+                (n * 13) % 60,
+                n % 60
+            );
+            b.append(&parse_record(&text).unwrap(), &text);
+        }
+        b.finish()
+    }
+
+    fn read_all(root: &Path) -> Vec<(String, Vec<(i64, String)>)> {
+        let mut out = Vec::new();
+        for day in 1..=3 {
+            for (path, _) in data_files(&partition_dir(
+                root,
+                crate::time::parse_day(&format!("2024-05-0{day}")).unwrap(),
+            ))
+            .unwrap()
+            {
+                let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
+                let mut rows = Vec::new();
+                for b in reader {
+                    let b = b.unwrap();
+                    let t = b
+                        .column_by_name(schema::EVENT_TIME)
+                        .unwrap()
+                        .as_primitive::<TimestampMicrosecondType>();
+                    let id = b
+                        .column_by_name(schema::EVENT_ID)
+                        .unwrap()
+                        .as_string::<i32>();
+                    rows.extend((0..b.num_rows()).map(|i| (t.value(i), id.value(i).to_owned())));
+                }
+                out.push((path.display().to_string(), rows));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn spilled_and_forgotten_partitions_still_dedup_and_end_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatasetOptions {
+            spill_bytes: 1, // every write spills
+            memory_budget_bytes: 1,
+            resident_ids: 1, // forget every idle partition at once
+            ..DatasetOptions::default()
+        };
+        let mut sink = ParquetDatasetSink::open(dir.path(), options.clone()).unwrap();
+        for round in 0..4u32 {
+            let rows: Vec<(u32, u32)> = (0..50)
+                .map(|n| (1 + (n + round) % 3, round * 50 + n))
+                .collect();
+            sink.write(&batch(&rows)).unwrap();
+        }
+        // The same events again, after their partitions were spilled and forgotten.
+        let again: Vec<(u32, u32)> = (0..50).map(|n| (1 + n % 3, n)).collect();
+        sink.write(&batch(&again)).unwrap();
+        let spill_dir = dir.path().join(STATE_DIR).join("spill");
+        assert!(spill_dir.exists());
+        let stats = sink.finish().unwrap();
+        assert_eq!(stats.rows_written, 200);
+        assert_eq!(stats.duplicates_dropped, 50);
+        assert!(stats.rows_spilled >= 200);
+        assert!(!spill_dir.exists(), "spilled runs are removed");
+        let files = read_all(dir.path());
+        assert_eq!(files.len(), 3, "one file per partition");
+        let mut ids = HashSet::new();
+        for (path, rows) in &files {
+            assert!(
+                rows.windows(2).all(|w| w[0].0 <= w[1].0),
+                "{path} is sorted"
+            );
+            ids.extend(rows.iter().map(|r| r.1.clone()));
+        }
+        assert_eq!(ids.len(), 200);
+    }
+
+    #[test]
+    fn recovery_undoes_an_unfinished_replacement_and_finishes_a_committed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = ParquetDatasetSink::open(dir.path(), DatasetOptions::default()).unwrap();
+        drop(sink);
+        let part = dir.path().join("event_date=2024-05-01");
+        fs::create_dir_all(&part).unwrap();
+        for name in [
+            "part-old-00001.parquet",
+            "part-crashed-00001.parquet",
+            "part-done-00001.parquet",
+            "part-old-00002.parquet",
+        ] {
+            fs::write(part.join(name), b"x").unwrap();
+        }
+        fs::write(part.join(".part-crashed-00002.parquet.partial"), b"x").unwrap();
+        let state = dir.path().join(STATE_DIR);
+        let journal = |run: &str, inputs: &[&str], committed: bool| {
+            serde_json::to_vec(&Journal {
+                partition: "event_date=2024-05-01".into(),
+                run: run.into(),
+                inputs: inputs.iter().map(|s| s.to_string()).collect(),
+                committed,
+            })
+            .unwrap()
+        };
+        // Merging old-1 when the run crashed: its output goes, the input stays.
+        fs::write(
+            state.join("replace-crashed-2024-05-01.json"),
+            journal("crashed", &["part-old-00001.parquet"], false),
+        )
+        .unwrap();
+        // Committed merge of old-2 into done-1: the input goes.
+        fs::write(
+            state.join("replace-done-2024-05-01.json"),
+            journal("done", &["part-old-00002.parquet"], true),
+        )
+        .unwrap();
+        // A journal must never reach outside its partition.
+        fs::write(
+            state.join("replace-evil-x.json"),
+            serde_json::to_vec(&Journal {
+                partition: "event_date=2024-05-01".into(),
+                run: "../x".into(),
+                inputs: vec!["../../keep".into()],
+                committed: true,
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        fs::write(dir.path().join("keep"), b"x").unwrap();
+        let _sink = ParquetDatasetSink::open(dir.path(), DatasetOptions::default()).unwrap();
+        let mut left: Vec<String> = fs::read_dir(&part)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["part-done-00001.parquet", "part-old-00001.parquet"]);
+        assert!(dir.path().join("keep").exists());
+        assert!(!fs::read_dir(&state).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("replace-")
+        }));
+    }
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Benchmark: `trailq convert` vs DuckDB's JSON-to-Parquet recipe on the same gzipped trail files,
+# in one run. Usage: scripts/bench-convert.sh [EVENTS_PER_DAY] [DAYS]   (default 100000 × 10 = 1M)
+# Prints a Markdown table for BENCHMARKS.md. Data goes to bench-data/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+per_day=${1:-100000}
+days=${2:-10}
+scripts/setup-venv.sh
+cargo build --release --quiet --bin trailq --example trail_files
+duckdb=.venv/bin/duckdb
+data=bench-data/trail-files-${days}x${per_day}
+if [ ! -d "$data" ]; then
+  target/release/examples/trail_files --out "$data" --days "$days" --events-per-day "$per_day" \
+    --now 2026-11-24T00:00:00Z --seed 7
+fi
+files=$(find "$data" -name '*.json.gz' | wc -l)
+in_bytes=$(du -sb "$data" | cut -f1)
+records=$((per_day * days))
+
+# Runs a command under GNU time; prints "wall_seconds max_rss_kib".
+measure() {
+  local log
+  log=$(mktemp)
+  /usr/bin/time -f '%e %M' -o "$log" "$@" >/dev/null
+  cat "$log"
+  rm -f "$log"
+}
+
+sync
+trailq_out=bench-data/trailq-out
+rm -rf "$trailq_out"
+read -r t_wall t_rss < <(measure target/release/trailq convert "$data" --out "$trailq_out" --quiet)
+t_bytes=$(find "$trailq_out" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
+t_rows=$($duckdb -noheader -list -c "SELECT count(*) FROM read_parquet('$trailq_out/**/*.parquet')")
+# Size without eventJson: what DuckDB's recipe keeps is the typed columns alone.
+t_typed=$($duckdb -noheader -list -c "SELECT sum(total_compressed_size) FROM parquet_metadata('$trailq_out/**/*.parquet') WHERE path_in_schema <> 'eventJson'")
+t_meta=$($duckdb -noheader -list -c "SELECT sum(total_compressed_size) FROM parquet_metadata('$trailq_out/**/*.parquet')")
+# Footers and page indexes are outside column chunks: share them out by the column bytes.
+t_typed=$(awk -v a="$t_typed" -v b="$t_meta" -v c="$t_bytes" 'BEGIN {printf "%d", a + (c - b) * a / b}')
+
+sync
+duck_out=bench-data/duckdb-out.parquet
+rm -f "$duck_out"
+# read_json's default schema sampling fails on these files ("unknown key" deep in
+# requestParameters); union_by_name reads every file's schema, which makes it finish.
+duck_sql="SET threads = 2; COPY (SELECT unnest(Records, max_depth := 2) FROM read_json('$data/**/*.json.gz', union_by_name = true)) TO '$duck_out' (FORMAT parquet, COMPRESSION zstd);"
+read -r d_wall d_rss < <(measure "$duckdb" -c "$duck_sql")
+d_bytes=$(stat -c %s "$duck_out")
+d_rows=$($duckdb -noheader -list -c "SELECT count(*) FROM read_parquet('$duck_out')")
+
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+echo
+echo "Input: $records records in $files gzipped trail files ($(mib "$in_bytes") MiB), $(nproc) cores, $(date -u +%Y-%m-%d)"
+echo
+echo "| tool | wall s | records/s | peak RSS MiB | rows out | output MiB | output MiB, typed columns (no eventJson) |"
+echo "|---|---|---|---|---|---|---|"
+echo "| trailq convert | $t_wall | $(rate "$records" "$t_wall") | $(mib $((t_rss * 1024))) | $t_rows | $(mib "$t_bytes") | $(mib "$t_typed") |"
+echo "| DuckDB $($duckdb --version | cut -d' ' -f1) COPY … read_json | $d_wall | $(rate "$records" "$d_wall") | $(mib $((d_rss * 1024))) | $d_rows | $(mib "$d_bytes") | (has no eventJson) |"
+echo
+echo "trailq/DuckDB: speed $(ratio "$d_wall" "$t_wall")×, peak RSS $(ratio "$t_rss" "$d_rss")×, typed output size $(ratio "$t_typed" "$d_bytes")×, whole dataset vs gzipped input $(ratio "$t_bytes" "$in_bytes")×"
+echo "DuckDB statement: $duck_sql"
