@@ -15,8 +15,7 @@ if [ ! -d "$data" ]; then
     --now 2026-11-24T00:00:00Z --seed 7
 fi
 files=$(find "$data" -name '*.json.gz' | wc -l)
-in_bytes=$(du -sb "$data" | cut -f1)
-records=$((per_day * days))
+in_bytes=$(find "$data" -name '*.json.gz' -printf '%s\n' | awk '{s+=$1} END {print s}')
 
 # Runs a command under GNU time; prints "wall_seconds max_rss_kib".
 measure() {
@@ -33,6 +32,7 @@ rm -rf "$trailq_out"
 read -r t_wall t_rss < <(measure target/release/trailq convert "$data" --out "$trailq_out" --quiet)
 t_bytes=$(find "$trailq_out" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
 t_rows=$($duckdb -noheader -list -c "SELECT count(*) FROM read_parquet('$trailq_out/**/*.parquet')")
+records=$t_rows
 # Size without eventJson: what DuckDB's recipe keeps is the typed columns alone.
 t_typed=$($duckdb -noheader -list -c "SELECT sum(total_compressed_size) FROM parquet_metadata('$trailq_out/**/*.parquet') WHERE path_in_schema <> 'eventJson'")
 t_meta=$($duckdb -noheader -list -c "SELECT sum(total_compressed_size) FROM parquet_metadata('$trailq_out/**/*.parquet')")

@@ -2,5 +2,6 @@
 
 pub mod merge;
 pub mod parquet_dataset;
+pub mod parquet_file;
 pub mod rejected;
 pub mod spill;

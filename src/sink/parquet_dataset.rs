@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +28,7 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::TimestampMicrosecondType;
 use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, ProjectionMask};
+use parquet::arrow::{ArrowSchemaConverter, ProjectionMask};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{KeyValue, SortingColumn};
@@ -37,6 +37,7 @@ use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
 use super::merge::{CHUNK_ROWS, Source, merge_sorted};
+use super::parquet_file::{ParquetFileWriter, ROW_GROUP_ROWS};
 use super::spill;
 use crate::schema::{self, PARTITION_COLUMN};
 use crate::time::{day_of_micros, format_day};
@@ -91,8 +92,8 @@ impl Default for DatasetOptions {
             file_target_bytes: 256 << 20,
             small_file_bytes: 32 << 20,
             // Each partition writer holds ~100 zstd contexts, row-group pages and a batch per
-            // spilled run: two at once took peak RSS from ~250 to ~380 MB for 1M records
-            // (BENCHMARKS.md), so one, while the parse phase uses every core.
+            // spilled run: two at once took peak RSS from ~270 to ~380 MB for 1M records
+            // (BENCHMARKS.md). One, which encodes on two cores itself (`parquet_file`).
             threads: 1,
             resident_ids: 2_000_000,
         }
@@ -661,37 +662,38 @@ impl PartitionWriter<'_> {
             merged: job.small.len() as u64,
             ..WriteOutcome::default()
         };
-        let mut current: Option<OpenFile> = None;
-        let written = merge_sorted(sources, |chunk| {
-            if current.is_none() {
-                current = Some(self.open_file(&dir).map_err(to_arrow)?);
+        std::thread::scope(|scope| {
+            let mut current: Option<OpenFile> = None;
+            let written = merge_sorted(sources, |chunk| {
+                if current.is_none() {
+                    current = Some(self.open_file(scope, &dir).map_err(to_arrow)?);
+                }
+                let file = current.as_mut().expect("opened above");
+                file.writer.write(&chunk).map_err(|e| {
+                    to_arrow(DatasetError::Parquet {
+                        path: file.writer.path.clone(),
+                        source: e,
+                    })
+                })?;
+                if file.writer.estimated_size() >= self.file_target_bytes {
+                    let bytes = current.take().expect("open").close().map_err(to_arrow)?;
+                    outcome.files += 1;
+                    outcome.bytes += bytes;
+                }
+                Ok(())
+            });
+            if let Err(e) = written {
+                if let Some(file) = current {
+                    let _ = fs::remove_file(&file.writer.path);
+                }
+                return Err(from_arrow(e));
             }
-            let file = current.as_mut().expect("opened above");
-            file.writer.write(&chunk).map_err(|e| {
-                to_arrow(DatasetError::Parquet {
-                    path: file.tmp.clone(),
-                    source: e,
-                })
-            })?;
-            if file.writer.bytes_written() + file.writer.in_progress_size()
-                >= self.file_target_bytes
-            {
-                let bytes = current.take().expect("open").close().map_err(to_arrow)?;
+            if let Some(file) = current {
+                outcome.bytes += file.close()?;
                 outcome.files += 1;
-                outcome.bytes += bytes;
             }
             Ok(())
-        });
-        if let Err(e) = written {
-            if let Some(file) = current {
-                let _ = fs::remove_file(&file.tmp);
-            }
-            return Err(from_arrow(e));
-        }
-        if let Some(file) = current {
-            outcome.bytes += file.close()?;
-            outcome.files += 1;
-        }
+        })?;
         sync_dir(&dir);
         if !job.small.is_empty() {
             journal.committed = true;
@@ -711,7 +713,11 @@ impl PartitionWriter<'_> {
         Ok(outcome)
     }
 
-    fn open_file(&self, dir: &Path) -> Result<OpenFile> {
+    fn open_file<'scope>(
+        &self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        dir: &Path,
+    ) -> Result<OpenFile<'scope>> {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let name = format!("part-{}-{n:05}.parquet", self.run_id);
         let tmp = dir.join(format!(".{name}.partial"));
@@ -719,45 +725,35 @@ impl PartitionWriter<'_> {
             path: tmp.clone(),
             source,
         })?;
-        let writer = ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            schema::event_schema(),
-            Some(self.props.clone()),
-        )
-        .map_err(|source| DatasetError::Parquet {
-            path: tmp.clone(),
-            source,
-        })?;
+        let writer = ParquetFileWriter::try_new(scope, file, tmp.clone(), self.props.clone())
+            .map_err(|source| DatasetError::Parquet { path: tmp, source })?;
         Ok(OpenFile {
             writer,
-            tmp,
             dest: dir.join(name),
         })
     }
 }
 
-struct OpenFile {
-    writer: ArrowWriter<BufWriter<File>>,
-    tmp: PathBuf,
+struct OpenFile<'scope> {
+    writer: ParquetFileWriter<'scope>,
     dest: PathBuf,
 }
 
-impl OpenFile {
+impl OpenFile<'_> {
     /// Finishes the file, makes it durable and gives it its real name; returns its size.
     fn close(self) -> Result<u64> {
-        let tmp = self.tmp;
+        let tmp = self.writer.path.clone();
         let io_err = |source| DatasetError::Io {
             path: tmp.clone(),
             source,
         };
-        let buffered = self
+        let file = self
             .writer
-            .into_inner()
+            .finish()
             .map_err(|source| DatasetError::Parquet {
                 path: tmp.clone(),
                 source,
             })?;
-        let file = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
         file.sync_all().map_err(io_err)?;
         let bytes = file.metadata().map_err(io_err)?.len();
         drop(file);
@@ -863,7 +859,7 @@ fn writer_properties() -> WriterProperties {
         .set_compression(zstd(3))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(32 * 1024))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(Some(vec![SortingColumn {
             column_idx: event_time_leaf as i32,
             descending: false,
