@@ -17,18 +17,25 @@ fi
 files=$(find "$data" -name '*.json.gz' | wc -l)
 in_bytes=$(find "$data" -name '*.json.gz' -printf '%s\n' | awk '{s+=$1} END {print s}')
 
-# Runs a command under GNU time; prints "wall_seconds max_rss_kib".
+# Runs a command 3 times under GNU time (this 2-core VM varies by ±10% run to run); prints the
+# median "wall_seconds max_rss_kib" (each the median of its own column). $prepare runs before each.
 measure() {
-  local log
+  local log walls=() rsss=()
   log=$(mktemp)
-  /usr/bin/time -f '%e %M' -o "$log" "$@" >/dev/null
-  cat "$log"
+  for _ in 1 2 3; do
+    eval "$prepare"
+    sync
+    /usr/bin/time -f '%e %M' -o "$log" "$@" >/dev/null
+    read -r w r <"$log"
+    walls+=("$w")
+    rsss+=("$r")
+  done
   rm -f "$log"
+  echo "$(printf '%s\n' "${walls[@]}" | sort -n | sed -n 2p) $(printf '%s\n' "${rsss[@]}" | sort -n | sed -n 2p)"
 }
 
-sync
 trailq_out=bench-data/trailq-out
-rm -rf "$trailq_out"
+prepare="rm -rf $trailq_out"
 read -r t_wall t_rss < <(measure target/release/trailq convert "$data" --out "$trailq_out" --quiet)
 t_bytes=$(find "$trailq_out" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
 t_rows=$($duckdb -noheader -list -c "SELECT count(*) FROM read_parquet('$trailq_out/**/*.parquet')")
@@ -39,9 +46,8 @@ t_meta=$($duckdb -noheader -list -c "SELECT sum(total_compressed_size) FROM parq
 # Footers and page indexes are outside column chunks: share them out by the column bytes.
 t_typed=$(awk -v a="$t_typed" -v b="$t_meta" -v c="$t_bytes" 'BEGIN {printf "%d", a + (c - b) * a / b}')
 
-sync
 duck_out=bench-data/duckdb-out.parquet
-rm -f "$duck_out"
+prepare="rm -f $duck_out"
 # read_json's default schema sampling fails on these files ("unknown key" deep in
 # requestParameters); union_by_name reads every file's schema, which makes it finish.
 duck_sql="SET threads = 2; COPY (SELECT unnest(Records, max_depth := 2) FROM read_json('$data/**/*.json.gz', union_by_name = true)) TO '$duck_out' (FORMAT parquet, COMPRESSION zstd);"
@@ -56,7 +62,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo
 echo "Input: $records records in $files gzipped trail files ($(mib "$in_bytes") MiB), $(nproc) cores, $(date -u +%Y-%m-%d)"
 echo
-echo "| tool | wall s | records/s | peak RSS MiB | rows out | output MiB | output MiB, typed columns (no eventJson) |"
+echo "| tool (median of 3 runs) | wall s | records/s | peak RSS MiB | rows out | output MiB | output MiB, typed columns (no eventJson) |"
 echo "|---|---|---|---|---|---|---|"
 echo "| trailq convert | $t_wall | $(rate "$records" "$t_wall") | $(mib $((t_rss * 1024))) | $t_rows | $(mib "$t_bytes") | $(mib "$t_typed") |"
 echo "| DuckDB $($duckdb --version | cut -d' ' -f1) COPY … read_json | $d_wall | $(rate "$records" "$d_wall") | $(mib $((d_rss * 1024))) | $d_rows | $(mib "$d_bytes") | (has no eventJson) |"

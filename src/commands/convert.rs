@@ -90,6 +90,8 @@ pub struct Summary {
     pub bytes_out: u64,
     pub files_out: u64,
     pub partitions: u64,
+    /// Small files of earlier runs merged into this run's files.
+    pub files_merged: u64,
     pub elapsed_seconds: f64,
     pub dataset: PathBuf,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,6 +167,7 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     summary.bytes_out = stats.bytes_written;
     summary.files_out = stats.files_written;
     summary.partitions = stats.partitions;
+    summary.files_merged = stats.files_merged;
     summary.bytes_in = total_bytes;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     summary.rejected_log = rejected_log;

@@ -210,3 +210,57 @@ impl<'scope> ParquetFileWriter<'scope> {
             .map_err(|e| ParquetError::External(Box::new(e.into_error())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::EventBatchBuilder;
+    use crate::record::parse_record;
+    use arrow::array::AsArray;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    #[test]
+    fn row_groups_split_across_writes_keep_every_row_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.parquet");
+        let rows = 2 * ROW_GROUP_ROWS + 1234;
+        std::thread::scope(|scope| {
+            let props = WriterProperties::builder().build();
+            let mut w = ParquetFileWriter::try_new(
+                scope,
+                File::create(&path).unwrap(),
+                path.clone(),
+                props,
+            )
+            .unwrap();
+            let mut b = EventBatchBuilder::new();
+            for i in 0..rows {
+                let text = format!(r#"{{"eventTime":"2024-05-01T10:00:00Z","eventID":"{i}"}}"#);
+                b.append(&parse_record(&text).unwrap(), &text);
+                // Odd-sized writes, so row-group boundaries fall inside batches.
+                if b.len() == 7777 {
+                    w.write(&b.finish()).unwrap();
+                }
+            }
+            w.write(&b.finish()).unwrap();
+            w.finish().unwrap();
+        });
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 3);
+        let mut n = 0;
+        for batch in reader.build().unwrap() {
+            let batch = batch.unwrap();
+            let ids = batch.column_by_name("eventID").unwrap().as_string::<i32>();
+            let json = batch
+                .column_by_name("eventJson")
+                .unwrap()
+                .as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                assert_eq!(ids.value(i), n.to_string());
+                assert!(json.value(i).ends_with(&format!(r#""eventID":"{n}"}}"#)));
+                n += 1;
+            }
+        }
+        assert_eq!(n, rows);
+    }
+}
