@@ -157,11 +157,20 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         }
         result
     });
-    progress.finish_and_clear();
-    outcome?;
+    if let Err(e) = outcome {
+        progress.finish_and_clear();
+        return Err(e);
+    }
     let rejected_log = (rejects.count() > 0).then(|| rejects.path().to_owned());
     rejects.finish()?;
-    let stats = sink.finish()?;
+    // Sorting and writing each partition once takes a while after the last file is read.
+    progress.set_message(format!(
+        "{} records read; writing Parquet files",
+        summary.records_read
+    ));
+    let stats = sink.finish();
+    progress.finish_and_clear();
+    let stats = stats?;
     summary.rows_written = stats.rows_written;
     summary.duplicates_dropped = stats.duplicates_dropped;
     summary.bytes_out = stats.bytes_written;

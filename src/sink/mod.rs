@@ -3,5 +3,6 @@
 pub mod merge;
 pub mod parquet_dataset;
 pub mod parquet_file;
+mod partition_writer;
 pub mod rejected;
 pub mod spill;

@@ -11,8 +11,9 @@
 //!   so a re-run adds nothing;
 //! - rows are sorted by `eventTime` within a file. Rows are buffered per partition; when memory
 //!   runs short a buffer is sorted and spilled (`spill.rs`). At the end each partition's spills,
-//!   buffer and existing small files are merged into Parquet once, rolled by size, partitions in
-//!   parallel. Replacing small files is journaled so a crash never leaves rows twice;
+//!   buffer and existing small files are merged into Parquet once, rolled by size
+//!   (`partition_writer.rs`). Replacing small files is journaled so a crash never leaves rows
+//!   twice;
 //! - partition paths are built only from a parsed time, never from record text;
 //! - one writer at a time: `_trailq/lock` is held (an OS lock, released even on kill -9).
 
@@ -21,23 +22,20 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::TimestampMicrosecondType;
 use arrow::error::ArrowError;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::{ArrowSchemaConverter, ProjectionMask};
-use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
-use parquet::file::metadata::{KeyValue, SortingColumn};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::merge::{CHUNK_ROWS, Source, merge_sorted};
-use super::parquet_file::{ParquetFileWriter, ROW_GROUP_ROWS};
+use super::partition_writer::{
+    Journal, PartitionJob, PartitionWriter, WriteOutcome, writer_properties,
+};
 use super::spill;
 use crate::schema::{self, PARTITION_COLUMN};
 use crate::time::{day_of_micros, format_day};
@@ -163,16 +161,6 @@ pub struct ParquetDatasetSink {
     spill_seq: u64,
     stats: SinkStats,
     _lock: File,
-}
-
-/// A replacement of small files in progress. Written before the merge starts (`merging`) and
-/// again once every new file is in place (`committed`), so that `recover` can finish or undo it.
-#[derive(Serialize, Deserialize)]
-struct Journal {
-    partition: String,
-    run: String,
-    inputs: Vec<String>,
-    committed: bool,
 }
 
 impl ParquetDatasetSink {
@@ -566,226 +554,12 @@ impl Partition {
     }
 }
 
-/// Everything a partition's final write merges.
-struct PartitionJob {
-    day: i32,
-    buffer: Vec<RecordBatch>,
-    runs: Vec<PathBuf>,
-    /// Existing small files of the partition, replaced by the merged ones.
-    small: Vec<PathBuf>,
-}
-
-#[derive(Default)]
-struct WriteOutcome {
-    files: u64,
-    bytes: u64,
-    merged: u64,
-    partitions: u64,
-}
-
-impl WriteOutcome {
-    fn add(&mut self, o: WriteOutcome) {
-        self.files += o.files;
-        self.bytes += o.bytes;
-        self.merged += o.merged;
-        self.partitions += o.partitions;
-    }
-}
-
-/// Writes partitions' final files; shared by the threads of `finish`.
-struct PartitionWriter<'a> {
-    root: &'a Path,
-    run_id: &'a str,
-    props: WriterProperties,
-    file_target_bytes: usize,
-    seq: AtomicU64,
-}
-
-impl PartitionWriter<'_> {
-    fn write(&self, job: PartitionJob) -> Result<WriteOutcome> {
-        let dir = partition_dir(self.root, job.day);
-        let io_err = |path: &Path| {
-            let path = path.to_owned();
-            move |source| DatasetError::Io { path, source }
-        };
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let mut sources: Vec<Source> = job.buffer.into_iter().map(Source::Unsorted).collect();
-        for run in &job.runs {
-            sources.push(Source::Sorted(Box::new(spill::read_run(run, None)?)));
-        }
-        for path in &job.small {
-            let file = File::open(path).map_err(io_err(path))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .and_then(|b| b.with_batch_size(CHUNK_ROWS).build())
-                .map_err(|source| DatasetError::ReadExisting {
-                    path: path.clone(),
-                    source,
-                })?;
-            // Files written by other versions could differ: cast to the current schema by name.
-            sources.push(Source::Sorted(Box::new(
-                reader.map(|b| b.and_then(conform)),
-            )));
-        }
-        let journal_path = self.root.join(STATE_DIR).join(format!(
-            "replace-{}-{}.json",
-            self.run_id,
-            format_day(job.day)
-        ));
-        let mut journal = Journal {
-            partition: dir
-                .file_name()
-                .expect("partition dirs have names")
-                .to_string_lossy()
-                .into_owned(),
-            run: self.run_id.to_owned(),
-            inputs: job
-                .small
-                .iter()
-                .map(|p| {
-                    p.file_name()
-                        .expect("files have names")
-                        .to_string_lossy()
-                        .into_owned()
-                })
-                .collect(),
-            committed: false,
-        };
-        if !job.small.is_empty() {
-            write_atomically(
-                &journal_path,
-                &serde_json::to_vec(&journal).expect("serializable"),
-            )?;
-        }
-
-        let mut outcome = WriteOutcome {
-            partitions: 1,
-            merged: job.small.len() as u64,
-            ..WriteOutcome::default()
-        };
-        std::thread::scope(|scope| {
-            let mut current: Option<OpenFile> = None;
-            let written = merge_sorted(sources, |chunk| {
-                if current.is_none() {
-                    current = Some(self.open_file(scope, &dir).map_err(to_arrow)?);
-                }
-                let file = current.as_mut().expect("opened above");
-                file.writer.write(&chunk).map_err(|e| {
-                    to_arrow(DatasetError::Parquet {
-                        path: file.writer.path.clone(),
-                        source: e,
-                    })
-                })?;
-                if file.writer.estimated_size() >= self.file_target_bytes {
-                    let bytes = current.take().expect("open").close().map_err(to_arrow)?;
-                    outcome.files += 1;
-                    outcome.bytes += bytes;
-                }
-                Ok(())
-            });
-            if let Err(e) = written {
-                if let Some(file) = current {
-                    let _ = fs::remove_file(&file.writer.path);
-                }
-                return Err(from_arrow(e));
-            }
-            if let Some(file) = current {
-                outcome.bytes += file.close()?;
-                outcome.files += 1;
-            }
-            Ok(())
-        })?;
-        sync_dir(&dir);
-        if !job.small.is_empty() {
-            journal.committed = true;
-            write_atomically(
-                &journal_path,
-                &serde_json::to_vec(&journal).expect("serializable"),
-            )?;
-            for path in &job.small {
-                let _ = fs::remove_file(path);
-            }
-            sync_dir(&dir);
-            let _ = fs::remove_file(&journal_path);
-        }
-        for run in &job.runs {
-            let _ = fs::remove_file(run);
-        }
-        Ok(outcome)
-    }
-
-    fn open_file<'scope>(
-        &self,
-        scope: &'scope std::thread::Scope<'scope, '_>,
-        dir: &Path,
-    ) -> Result<OpenFile<'scope>> {
-        let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let name = format!("part-{}-{n:05}.parquet", self.run_id);
-        let tmp = dir.join(format!(".{name}.partial"));
-        let file = File::create(&tmp).map_err(|source| DatasetError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        let writer = ParquetFileWriter::try_new(scope, file, tmp.clone(), self.props.clone())
-            .map_err(|source| DatasetError::Parquet { path: tmp, source })?;
-        Ok(OpenFile {
-            writer,
-            dest: dir.join(name),
-        })
-    }
-}
-
-struct OpenFile<'scope> {
-    writer: ParquetFileWriter<'scope>,
-    dest: PathBuf,
-}
-
-impl OpenFile<'_> {
-    /// Finishes the file, makes it durable and gives it its real name; returns its size.
-    fn close(self) -> Result<u64> {
-        let tmp = self.writer.path.clone();
-        let io_err = |source| DatasetError::Io {
-            path: tmp.clone(),
-            source,
-        };
-        let file = self
-            .writer
-            .finish()
-            .map_err(|source| DatasetError::Parquet {
-                path: tmp.clone(),
-                source,
-            })?;
-        file.sync_all().map_err(io_err)?;
-        let bytes = file.metadata().map_err(io_err)?.len();
-        drop(file);
-        fs::rename(&tmp, &self.dest).map_err(|source| DatasetError::Io {
-            path: self.dest.clone(),
-            source,
-        })?;
-        Ok(bytes)
-    }
-}
-
-/// The merge callback speaks `ArrowError`; these carry our error through it and back.
-fn to_arrow(e: DatasetError) -> ArrowError {
-    ArrowError::ExternalError(Box::new(e))
-}
-
-fn from_arrow(e: ArrowError) -> DatasetError {
-    match e {
-        ArrowError::ExternalError(inner) => match inner.downcast::<DatasetError>() {
-            Ok(d) => *d,
-            Err(other) => DatasetError::Arrow(ArrowError::ExternalError(other)),
-        },
-        other => DatasetError::Arrow(other),
-    }
-}
-
-fn partition_dir(root: &Path, day: i32) -> PathBuf {
+pub(super) fn partition_dir(root: &Path, day: i32) -> PathBuf {
     root.join(format!("{PARTITION_COLUMN}={}", format_day(day)))
 }
 
 /// `part-*.parquet` files of a partition with their sizes, by name.
-fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+pub(super) fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -818,78 +592,6 @@ fn is_file_of_run(path: &Path, run_id: &str) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with(&format!("part-{run_id}-")))
 }
 
-/// Reorders/casts a batch read back from the dataset to the event schema.
-fn conform(batch: RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
-    let target = schema::event_schema();
-    if batch.schema().fields() == target.fields() {
-        return RecordBatch::try_new(target, batch.columns().to_vec());
-    }
-    let columns = target
-        .fields()
-        .iter()
-        .map(|f| match batch.column_by_name(f.name()) {
-            Some(c) => arrow::compute::cast(c, f.data_type()),
-            None => Ok(arrow::array::new_null_array(
-                f.data_type(),
-                batch.num_rows(),
-            )),
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(target, columns)
-}
-
-/// Writer settings of every dataset file: zstd, dictionaries, page statistics (→ page index),
-/// the sort order declared, and the schema and tool versions in the key-value metadata.
-/// Measured on generated Inspector data (BENCHMARKS.md): `eventJson` is over half the bytes and
-/// repeats what the typed columns hold, so it gets zstd 11 and 8 MiB pages — what it takes for
-/// the whole dataset to stay smaller than the gzipped trail files it came from; sorted
-/// `eventTime` and the random ids get delta encodings instead of dictionaries that only grow.
-fn writer_properties() -> WriterProperties {
-    let schema = schema::event_schema();
-    let parquet_schema = ArrowSchemaConverter::new()
-        .convert(&schema)
-        .expect("the event schema converts to Parquet");
-    let event_time_leaf = parquet_schema
-        .columns()
-        .iter()
-        .position(|c| c.path().parts() == [schema::EVENT_TIME])
-        .expect("eventTime is a leaf column");
-    let zstd = |level| Compression::ZSTD(ZstdLevel::try_new(level).expect("valid zstd level"));
-    let column = ColumnPath::from;
-    let mut builder = WriterProperties::builder()
-        .set_compression(zstd(6))
-        .set_dictionary_enabled(true)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_sorting_columns(Some(vec![SortingColumn {
-            column_idx: event_time_leaf as i32,
-            descending: false,
-            nulls_first: false,
-        }]))
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new(
-                "trailq.schema_version".to_owned(),
-                schema::SCHEMA_VERSION.to_owned(),
-            ),
-            KeyValue::new(
-                "trailq.version".to_owned(),
-                env!("CARGO_PKG_VERSION").to_owned(),
-            ),
-        ]))
-        .set_column_compression(column(schema::EVENT_JSON), zstd(11))
-        .set_column_data_page_size_limit(column(schema::EVENT_JSON), 8 << 20)
-        .set_column_statistics_enabled(column(schema::EVENT_JSON), EnabledStatistics::None)
-        .set_column_dictionary_enabled(column(schema::EVENT_TIME), false)
-        .set_column_encoding(column(schema::EVENT_TIME), Encoding::DELTA_BINARY_PACKED);
-    for id in [schema::EVENT_JSON, schema::EVENT_ID, schema::REQUEST_ID] {
-        builder = builder.set_column_dictionary_enabled(column(id), false);
-    }
-    for id in [schema::EVENT_ID, schema::REQUEST_ID] {
-        builder = builder.set_column_encoding(column(id), Encoding::DELTA_LENGTH_BYTE_ARRAY);
-    }
-    builder.build()
-}
-
 fn id_hash(id: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(id.as_bytes())
 }
@@ -909,7 +611,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Makes a rename durable. Best effort: not every file system supports syncing a directory.
-fn sync_dir(dir: &Path) {
+pub(super) fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
