@@ -18,8 +18,11 @@ use serde_json::value::RawValue;
 use crate::json::{bool_of, fields_of, json_kind, map_of, string_of, text_of, truncate};
 
 use crate::schema::{
-    IN_SCOPE_OF_FIELDS, MAP_COLUMNS, ON_BEHALF_OF_FIELDS, RESOURCE_FIELDS, SCALAR_COLUMNS,
-    SESSION_CONTEXT_STRINGS, SESSION_ISSUER_FIELDS, TLS_DETAILS_FIELDS, USER_IDENTITY_STRINGS,
+    ATTRIBUTES, CREATION_DATE, EVENT_TIME, FEDERATED_PROVIDER, IN_SCOPE_OF, IN_SCOPE_OF_FIELDS,
+    MANAGEMENT_EVENT, MAP_COLUMNS, MFA_AUTHENTICATED, ON_BEHALF_OF, ON_BEHALF_OF_FIELDS, READ_ONLY,
+    RESOURCE_FIELDS, RESOURCES, SCALAR_COLUMNS, SESSION_CONTEXT, SESSION_CONTEXT_STRINGS,
+    SESSION_ISSUER, SESSION_ISSUER_FIELDS, TLS_DETAILS, TLS_DETAILS_FIELDS, USER_IDENTITY,
+    USER_IDENTITY_STRINGS, WEB_ID_FEDERATION_DATA, concat,
 };
 use crate::time::parse_timestamp_micros;
 
@@ -89,43 +92,18 @@ impl fmt::Display for RecordError {
 
 impl std::error::Error for RecordError {}
 
-const TOP_LEVEL: [&str; 32] = [
-    // SCALAR_COLUMNS (0..19)
-    "eventVersion",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "errorCode",
-    "errorMessage",
-    "requestID",
-    "eventID",
-    "eventType",
-    "apiVersion",
-    "recipientAccountId",
-    "sharedEventID",
-    "annotation",
-    "vpcEndpointId",
-    "vpcEndpointAccountId",
-    "eventCategory",
-    "sessionCredentialFromConsole",
-    // MAP_COLUMNS (19..26)
-    "requestParameters",
-    "responseElements",
-    "additionalEventData",
-    "serviceEventDetails",
-    "addendum",
-    "edgeDeviceDetails",
-    "insightDetails",
-    // the rest
-    "eventTime",
-    "readOnly",
-    "managementEvent",
-    "userIdentity",
-    "resources",
-    "tlsDetails",
-];
+/// The keys the parser looks for, in slot order: scalars, maps, then the rest.
+const TOP_LEVEL: [&str; 32] = concat(
+    concat::<19, 7, 26>(SCALAR_COLUMNS, MAP_COLUMNS),
+    [
+        EVENT_TIME,
+        READ_ONLY,
+        MANAGEMENT_EVENT,
+        USER_IDENTITY,
+        RESOURCES,
+        TLS_DETAILS,
+    ],
+);
 const N_SCALARS: usize = SCALAR_COLUMNS.len();
 const FIRST_MAP: usize = N_SCALARS;
 const EVENT_TIME_SLOT: usize = FIRST_MAP + MAP_COLUMNS.len();
@@ -170,20 +148,10 @@ pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
 }
 
 fn user_identity_of(raw: &RawValue) -> Option<UserIdentity<'_>> {
-    const NAMES: [&str; 12] = [
-        "type",
-        "principalId",
-        "arn",
-        "accountId",
-        "accessKeyId",
-        "userName",
-        "invokedBy",
-        "identityProvider",
-        "credentialId",
-        "sessionContext",
-        "onBehalfOf",
-        "inScopeOf",
-    ];
+    const NAMES: [&str; 12] = concat(
+        USER_IDENTITY_STRINGS,
+        [SESSION_CONTEXT, ON_BEHALF_OF, IN_SCOPE_OF],
+    );
     let slots = object_fields(raw, &NAMES)?;
     let mut ui = UserIdentity::default();
     for (i, slot) in slots[..USER_IDENTITY_STRINGS.len()].iter().enumerate() {
@@ -196,19 +164,14 @@ fn user_identity_of(raw: &RawValue) -> Option<UserIdentity<'_>> {
 }
 
 fn session_context_of(raw: &RawValue) -> Option<SessionContext<'_>> {
-    const NAMES: [&str; 7] = [
-        "attributes",
-        "sessionIssuer",
-        "webIdFederationData",
-        "sourceIdentity",
-        "ec2RoleDelivery",
-        "ec2IssuedInVPC",
-        "assumedRoot",
-    ];
+    const NAMES: [&str; 7] = concat(
+        [ATTRIBUTES, SESSION_ISSUER, WEB_ID_FEDERATION_DATA],
+        SESSION_CONTEXT_STRINGS,
+    );
     let slots = object_fields(raw, &NAMES)?;
     let mut sc = SessionContext {
         attributes: slots[0].and_then(|raw| {
-            let a = object_fields(raw, &["creationDate", "mfaAuthenticated"])?;
+            let a = object_fields(raw, &[CREATION_DATE, MFA_AUTHENTICATED])?;
             let created = a[0]
                 .and_then(string_of)
                 .and_then(|s| parse_timestamp_micros(&s));
@@ -216,7 +179,7 @@ fn session_context_of(raw: &RawValue) -> Option<SessionContext<'_>> {
         }),
         session_issuer: slots[1].and_then(|r| string_struct_of(r, &SESSION_ISSUER_FIELDS)),
         web_id_federation_data: slots[2].and_then(|raw| {
-            let w = object_fields(raw, &["federatedProvider", "attributes"])?;
+            let w = object_fields(raw, &[FEDERATED_PROVIDER, ATTRIBUTES])?;
             Some((w[0].and_then(text_of), w[1].and_then(map_of)))
         }),
         ..SessionContext::default()

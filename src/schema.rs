@@ -135,6 +135,25 @@ pub const TLS_DETAILS_FIELDS: [&str; 4] = [
     "keyExchange",
 ];
 
+/// `a` then `b`, at compile time: lets other modules list field names without spelling them.
+pub const fn concat<const A: usize, const B: usize, const C: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; C] {
+    assert!(A + B == C, "concat: lengths do not add up");
+    let mut out = [""; C];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < C {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
+
 /// Time type of `eventTime` and `creationDate`.
 pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
