@@ -432,11 +432,7 @@ fn files_are_sorted_carry_versions_and_no_temporary_is_left() {
         compression,
         vec![serde_json::json!({"compression": "ZSTD"})]
     );
-    let leftovers: Vec<_> = walk(&out)
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".partial"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_temporaries(&out);
 }
 
 #[test]
@@ -517,11 +513,7 @@ fn a_killed_run_leaves_only_readable_files_and_the_rerun_completes() {
     let ids: Vec<String> = strings(&out, "eventID").into_iter().flatten().collect();
     assert_eq!(ids.len(), expected.len(), "every event exactly once");
     assert_eq!(ids.into_iter().collect::<HashSet<_>>(), expected);
-    let leftovers: Vec<_> = walk(&out)
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".partial"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_temporaries(&out);
 }
 
 #[test]
@@ -572,6 +564,16 @@ fn a_missing_input_is_an_error_naming_it() {
         err.contains("caused by: No such file or directory"),
         "{err}"
     );
+}
+
+/// No half-written file and no spilled run is left once a run has finished.
+fn assert_no_temporaries(out: &Path) {
+    let leftovers: Vec<_> = walk(out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(!out.join("_trailq/spill").exists(), "spilled runs are left");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
