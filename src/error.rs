@@ -18,8 +18,6 @@ pub enum Error {
     Usage(String),
     #[error("cannot write to standard output")]
     Stdout(#[source] io::Error),
-    #[error("internal error: {0} (please report this)")]
-    Internal(String),
 }
 
 impl Error {

@@ -311,15 +311,6 @@ pub fn column_index(name: &str) -> usize {
         .unwrap_or_else(|_| panic!("`{name}` is not an event-schema column"))
 }
 
-/// The type a column of the event schema has, matched case-insensitively as Lake SQL does.
-pub fn event_column_type(name: &str) -> Option<DataType> {
-    event_schema()
-        .fields()
-        .iter()
-        .find(|f| f.name().eq_ignore_ascii_case(name))
-        .map(|f| f.data_type().clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,12 +335,5 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, schema.fields().len(), "a schema column is not listed");
-    }
-
-    #[test]
-    fn lake_spelling_is_matched_case_insensitively() {
-        assert_eq!(event_column_type("eventtime"), Some(timestamp_type()));
-        assert_eq!(event_column_type("READONLY"), Some(DataType::Boolean));
-        assert_eq!(event_column_type("nope"), None);
     }
 }
