@@ -24,8 +24,9 @@ use crate::time::format_day;
 
 type Result<T> = std::result::Result<T, DatasetError>;
 
-/// A replacement of small files in progress. Written before the merge starts (`merging`) and
-/// again once every new file is in place (`committed`), so that `recover` can finish or undo it.
+/// A replacement of small files in progress. Written with `committed: false` before the merge
+/// starts and again with `true` once every new file is in place, so that `recover` (on the next
+/// open) undoes an unfinished merge or finishes a committed one.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Journal {
     pub partition: String,
