@@ -78,7 +78,8 @@ pub struct DatasetOptions {
     pub small_file_bytes: u64,
     /// Partitions written at the same time at the end of a run.
     pub threads: usize,
-    /// Ids held in memory across partitions before idle partitions' ids are forgotten.
+    /// Ids held in memory across partitions before idle partitions' ids are forgotten
+    /// (~35 B each in the hash sets; 500,000 is several days of a busy organization).
     pub resident_ids: usize,
 }
 
@@ -93,7 +94,7 @@ impl Default for DatasetOptions {
             // spilled run: two at once took peak RSS from ~270 to ~380 MB for 1M records
             // (BENCHMARKS.md). One, which encodes on two cores itself (`parquet_file`).
             threads: 1,
-            resident_ids: 2_000_000,
+            resident_ids: 500_000,
         }
     }
 }
@@ -274,7 +275,7 @@ impl ParquetDatasetSink {
                 .expect("buffered bytes live in some partition");
             self.spill(largest)?;
         }
-        self.forget_idle();
+        self.forget_idle()?;
         Ok(())
     }
 
@@ -393,21 +394,24 @@ impl ParquetDatasetSink {
         Ok(())
     }
 
-    /// Forgets the ids of least recently used partitions with nothing buffered while too many
-    /// are held; touching one again reads its ids back from its files and spilled runs.
-    fn forget_idle(&mut self) {
+    /// Forgets the ids of the least recently used partitions while too many are held, spilling
+    /// what they still buffer first; touching one again reads its ids back from its files and
+    /// spilled runs. With input in delivery-day order those are old days that get no more rows.
+    fn forget_idle(&mut self) -> Result<()> {
         let mut resident: usize = self.partitions.values().map(Partition::resident_ids).sum();
-        while resident > self.options.resident_ids {
-            let idle = self
+        while resident > self.options.resident_ids && self.partitions.len() > 1 {
+            let oldest = self
                 .partitions
                 .iter()
-                .filter(|(_, p)| p.buffer.is_empty())
+                .filter(|(_, p)| p.last_use < self.clock)
                 .min_by_key(|(_, p)| p.last_use)
                 .map(|(d, _)| *d);
-            let Some(day) = idle else { break };
+            let Some(day) = oldest else { break };
+            self.spill(day)?;
             let p = self.partitions.remove(&day).expect("found above");
             resident -= p.resident_ids();
         }
+        Ok(())
     }
 
     /// Reads the ids already in a partition (files and this run's spills) on first touch.

@@ -89,8 +89,29 @@ pub fn discover(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Discovered,
             }
         }
     }
-    found.files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Delivery-day order (trail layout `…/YYYY/MM/DD/…`) rather than account → region → day: the
+    // dataset's partitions are then filled one or two at a time, which keeps the set of eventIDs
+    // the sink must hold small however many days the input spans.
+    found
+        .files
+        .sort_by(|a, b| (path_day(&a.path), &a.path).cmp(&(path_day(&b.path), &b.path)));
     Ok(found)
+}
+
+/// The delivery day of a trail log file from its `…/YYYY/MM/DD/…` folders, if it has them.
+pub fn path_day(path: &Path) -> Option<i32> {
+    let parts: Vec<&str> = path
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .collect();
+    parts.windows(3).rev().find_map(|w| {
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if digits(w[0], 4) && digits(w[1], 2) && digits(w[2], 2) {
+            crate::time::parse_day(&format!("{}-{}-{}", w[0], w[1], w[2]))
+        } else {
+            None
+        }
+    })
 }
 
 fn walk(dir: &Path, exclude: Option<&Path>, found: &mut Discovered) -> Result<(), PathError> {
@@ -553,6 +574,17 @@ mod tests {
             ),
             Ok(Contents::Skipped(SkipKind::Digest))
         ));
+    }
+
+    #[test]
+    fn delivery_days_come_from_the_trail_layout() {
+        let day = |s: &str| path_day(Path::new(s)).map(crate::time::format_day);
+        assert_eq!(
+            day("b/AWSLogs/o-1/1/CloudTrail/us-east-1/2024/05/01/x.json.gz").as_deref(),
+            Some("2024-05-01")
+        );
+        assert_eq!(day("exports/2024/13/01/x.json"), None);
+        assert_eq!(day("lookup-events.json"), None);
     }
 
     #[test]
