@@ -124,11 +124,15 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 
 /// The value of a JSON string, or `None` for any other JSON value.
 pub fn string_of(raw: &RawValue) -> Option<Text<'_>> {
-    if raw.get().starts_with('"') {
-        serde_json::from_str::<Key>(raw.get()).ok().map(|k| k.0)
-    } else {
-        None
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
     }
+    // serde_json already validated the literal: without a backslash its value is its inside.
+    if !text.contains('\\') {
+        return text.get(1..text.len() - 1).map(Cow::Borrowed);
+    }
+    serde_json::from_str::<Key>(text).ok().map(|k| k.0)
 }
 
 /// A value as column text: a string's value, `null` as NULL, anything else as compact JSON text.
@@ -259,6 +263,20 @@ pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_borrowed_unless_escaped() {
+        fn raw(t: &str) -> &RawValue {
+            serde_json::from_str(t).unwrap()
+        }
+        assert!(matches!(
+            string_of(raw(r#""a b""#)),
+            Some(Cow::Borrowed("a b"))
+        ));
+        assert!(matches!(string_of(raw(r#""""#)), Some(Cow::Borrowed(""))));
+        assert_eq!(string_of(raw(r#""a\"b\u00e9""#)).as_deref(), Some("a\"bé"));
+        assert_eq!(string_of(raw("12")), None);
+    }
 
     #[test]
     fn compact_json_only_removes_whitespace_outside_strings() {

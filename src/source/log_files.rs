@@ -438,8 +438,8 @@ fn array<'a>(name: &'static str, raw: &'a RawValue) -> Result<Vec<Item<'a>>, Fil
                     reason: "array element is not a JSON object".to_owned(),
                     text: Some(item.get()),
                 })
-            } else if name == "Records" {
-                // Trail files hold records only: skip the LookupEvents check on the hot path.
+            } else if name == "Records" || !item.get().contains("\"CloudTrailEvent\"") {
+                // Only a LookupEvents `Event` is worth parsing twice; records go through as they are.
                 Ok(Cow::Borrowed(item.get()))
             } else {
                 record_of_item(item)
