@@ -92,6 +92,8 @@ pub struct Summary {
     pub partitions: u64,
     /// Small files of earlier runs merged into this run's files.
     pub files_merged: u64,
+    /// Rows parked on disk for lack of memory before being written (each is encoded once).
+    pub rows_spilled: u64,
     pub elapsed_seconds: f64,
     pub dataset: PathBuf,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,6 +179,7 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     summary.files_out = stats.files_written;
     summary.partitions = stats.partitions;
     summary.files_merged = stats.files_merged;
+    summary.rows_spilled = stats.rows_spilled;
     summary.bytes_in = total_bytes;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     summary.rejected_log = rejected_log;
@@ -403,7 +406,7 @@ fn print_summary(s: &Summary) -> Result<()> {
     .map_err(Error::Stdout)
 }
 
-pub fn human_bytes(n: u64) -> String {
+fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;

@@ -372,28 +372,26 @@ pub const PLANTED: &[Planted] = &[
     },
 ];
 
-fn pick_weighted(rng: &mut Rng, ops: &[(&'static str, u32, bool)]) -> (&'static str, bool) {
-    let total: u32 = ops.iter().map(|o| o.1).sum();
+/// One of `items`, with probability proportional to its weight.
+fn weighted<'a, T>(rng: &mut Rng, items: &'a [T], weight: impl Fn(&T) -> u32) -> &'a T {
+    let total: u32 = items.iter().map(&weight).sum();
     let mut r = rng.u32(0..total);
-    for (name, w, ro) in ops {
-        if r < *w {
-            return (name, *ro);
+    for item in items {
+        if r < weight(item) {
+            return item;
         }
-        r -= w;
+        r -= weight(item);
     }
     unreachable!("weights sum to total")
 }
 
+fn pick_weighted(rng: &mut Rng, ops: &[(&'static str, u32, bool)]) -> (&'static str, bool) {
+    let (name, _, read_only) = weighted(rng, ops, |o| o.1);
+    (name, *read_only)
+}
+
 fn pick_caller(rng: &mut Rng) -> Caller {
-    let total: u32 = CALLERS.iter().map(|c| c.1).sum();
-    let mut r = rng.u32(0..total);
-    for (c, w) in CALLERS {
-        if r < *w {
-            return *c;
-        }
-        r -= w;
-    }
-    unreachable!("weights sum to total")
+    weighted(rng, CALLERS, |c| c.1).0
 }
 
 fn access_denied(account: &str, caller: Caller, source: &str, name: &str) -> String {

@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
@@ -76,8 +75,6 @@ pub struct DatasetOptions {
     pub file_target_bytes: usize,
     /// Existing files smaller than this are merged with the run's new rows of their partition.
     pub small_file_bytes: u64,
-    /// Partitions written at the same time at the end of a run.
-    pub threads: usize,
     /// Ids held in memory across partitions before idle partitions' ids are forgotten
     /// (~35 B each in the hash sets; 500,000 is several days of a busy organization).
     pub resident_ids: usize,
@@ -90,10 +87,6 @@ impl Default for DatasetOptions {
             memory_budget_bytes: 48 << 20,
             file_target_bytes: 256 << 20,
             small_file_bytes: 32 << 20,
-            // Each partition writer holds ~100 zstd contexts, row-group pages and a batch per
-            // spilled run: two at once took peak RSS from ~270 to ~380 MB for 1M records
-            // (BENCHMARKS.md). One, which encodes on two cores itself (`parquet_file`).
-            threads: 1,
             resident_ids: 500_000,
         }
     }
@@ -331,25 +324,11 @@ impl ParquetDatasetSink {
             file_target_bytes: self.options.file_target_bytes,
             seq: AtomicU64::new(0),
         };
-        let queue = Mutex::new(jobs.into_iter());
-        let results: Vec<Result<WriteOutcome>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..self.options.threads.max(1))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut total = WriteOutcome::default();
-                        loop {
-                            let job = queue.lock().expect("no panics hold it").next();
-                            let Some(job) = job else { return Ok(total) };
-                            total.add(writer.write(job)?);
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("partition writers do not panic"))
-                .collect()
-        });
+        // One partition at a time: each writer holds ~100 zstd contexts, row-group pages and a
+        // batch per spilled run, and two at once took peak RSS from ~270 to ~380 MB for 1 M
+        // records (BENCHMARKS.md); a writer encodes on two cores itself (`parquet_file`).
+        let results: Vec<Result<WriteOutcome>> =
+            jobs.into_iter().map(|job| writer.write(job)).collect();
         spill::remove_stale(&self.root.join(STATE_DIR));
         for outcome in results {
             let o = outcome?;

@@ -52,16 +52,7 @@ pub(super) struct WriteOutcome {
     pub partitions: u64,
 }
 
-impl WriteOutcome {
-    pub fn add(&mut self, o: WriteOutcome) {
-        self.files += o.files;
-        self.bytes += o.bytes;
-        self.merged += o.merged;
-        self.partitions += o.partitions;
-    }
-}
-
-/// Writes partitions' final files; shared by the threads of `finish`.
+/// Writes partitions' final files, one partition at a time.
 pub(super) struct PartitionWriter<'a> {
     pub root: &'a Path,
     pub run_id: &'a str,
