@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with the tools the tests and benchmarks use as references (DuckDB CLI from PyPI).
+# Creates .venv with the tools the tests and benchmarks use as references (DuckDB CLI and the
+# AWS CLI from PyPI).
 # Idempotent: re-installs only when scripts/test-requirements.txt changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +12,4 @@ if [ ! -f "$stamp" ] || ! cmp -s scripts/test-requirements.txt "$stamp"; then
   cp scripts/test-requirements.txt "$stamp"
 fi
 "$venv/bin/duckdb" --version >/dev/null
+"$venv/bin/aws" --version >/dev/null 2>&1

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{convert::ConvertArgs, schema::SchemaArgs};
+use crate::commands::{convert::ConvertArgs, emulator::EmulatorArgs, schema::SchemaArgs};
 
 /// Get AWS CloudTrail events — Amazon Inspector's first — into typed, partitioned, lossless
 /// Parquet that DuckDB, DataFusion, Spark and Athena read directly.
@@ -23,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     /// Convert trail log files and saved LookupEvents/Lake JSON into the Parquet dataset
     Convert(ConvertArgs),
+    /// Run the CloudTrail emulator: CloudTrail's API on loopback with 90 days of realistic
+    /// Inspector activity, CloudTrail's limits and injectable faults
+    Emulator(Box<EmulatorArgs>),
     /// Print the event schema, or the DDL that opens a dataset in DuckDB or Athena
     Schema(SchemaArgs),
 }

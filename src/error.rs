@@ -5,6 +5,7 @@
 
 use std::io;
 
+use crate::emulator::EmulatorError;
 use crate::sink::parquet_dataset::DatasetError;
 use crate::source::log_files::PathError;
 
@@ -14,6 +15,8 @@ pub enum Error {
     Dataset(#[from] DatasetError),
     #[error(transparent)]
     Input(#[from] PathError),
+    #[error(transparent)]
+    Emulator(EmulatorError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write to standard output")]

@@ -18,4 +18,5 @@ pub mod record;
 pub mod schema;
 pub mod sink;
 pub mod source;
+pub mod sql;
 pub mod time;

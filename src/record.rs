@@ -41,6 +41,32 @@ pub struct Row<'a> {
     pub tls_details: Option<StringFields<'a, 4>>,
 }
 
+impl Row<'_> {
+    /// A top-level string column's value by its schema name (one of `SCALAR_COLUMNS`).
+    pub fn scalar(&self, column: &str) -> Option<&str> {
+        let i = SCALAR_COLUMNS.iter().position(|c| *c == column)?;
+        self.scalars[i].as_deref()
+    }
+
+    /// One of `userIdentity`'s string fields by its schema name (`USER_IDENTITY_STRINGS`).
+    pub fn identity(&self, field: &str) -> Option<&str> {
+        let i = USER_IDENTITY_STRINGS.iter().position(|f| *f == field)?;
+        self.user_identity.as_ref()?.strings[i].as_deref()
+    }
+
+    /// The `(type, ARN)` of each entry of `resources`.
+    pub fn resource_types_and_arns(&self) -> impl Iterator<Item = (Option<&str>, Option<&str>)> {
+        let type_i = RESOURCE_FIELDS.iter().position(|f| *f == "type");
+        let arn_i = RESOURCE_FIELDS.iter().position(|f| *f == "arn");
+        self.resources.iter().flatten().map(move |r| {
+            (
+                type_i.and_then(|i| r[i].as_deref()),
+                arn_i.and_then(|i| r[i].as_deref()),
+            )
+        })
+    }
+}
+
 /// A struct made only of string fields.
 pub type StringFields<'a, const N: usize> = [Option<Text<'a>>; N];
 

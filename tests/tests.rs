@@ -1,7 +1,9 @@
-//! Integration tests: the real `trailq` binary, checked with independent tools (DuckDB CLI).
+//! Integration tests: the real `trailq` binary and the emulator, checked with independent tools
+//! (DuckDB CLI, AWS CLI) and the real AWS SDK.
 //! One test binary (faster to build); one module per area.
 
 mod util;
 
 mod convert;
+mod emulator;
 mod schema_ddl;

@@ -148,3 +148,36 @@ pub fn write_gz(path: &Path, text: &str) {
     e.write_all(text.as_bytes()).unwrap();
     e.finish().unwrap();
 }
+
+/// Runs the AWS CLI (installed into .venv by scripts/test.sh) against an endpoint with a
+/// throwaway identity: no profile, no metadata service, JSON output.
+pub fn aws_cli(endpoint: &str, access_key: &str, region: &str, args: &[&str]) -> Output {
+    let bin = std::env::var_os("TRAILQ_AWS_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/aws"));
+    assert!(
+        bin.exists(),
+        "AWS CLI not found at {}: run scripts/test.sh, which installs it into .venv",
+        bin.display()
+    );
+    Command::new(bin)
+        .args([
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            region,
+            "--output",
+            "json",
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .output()
+        .expect("aws runs")
+}

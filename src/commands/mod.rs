@@ -6,11 +6,13 @@ use crate::cli::{Cli, Command};
 use crate::error::Result;
 
 pub mod convert;
+pub mod emulator;
 pub mod schema;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(args) => convert::run(args),
+        Command::Emulator(args) => emulator::run(*args),
         Command::Schema(args) => schema::run(args),
     }
 }

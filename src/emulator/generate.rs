@@ -190,9 +190,16 @@ const CALLERS: &[(Caller, u32)] = &[
 ];
 
 /// Deterministic generator; iterate day by day with [`Generator::day`].
+///
+/// Each UTC day has its own random stream, seeded by the seed and the date: two generators with
+/// the same seed but different `now` agree on the events of the days they share, so an emulator
+/// restarted later holds the same past plus what is new (what `--since-last` is tested on).
 pub struct Generator {
     config: GeneratorConfig,
     start_micros: i64,
+    now_micros: i64,
+    /// The first UTC day the window touches, in days since the epoch.
+    first_day: i64,
 }
 
 impl Generator {
@@ -202,6 +209,8 @@ impl Generator {
         Generator {
             config,
             start_micros,
+            now_micros: now,
+            first_day: start_micros.div_euclid(MICROS_PER_DAY),
         }
     }
 
@@ -214,24 +223,40 @@ impl Generator {
         self.start_micros
     }
 
-    /// The events of day `index` (0 = oldest), unordered, planted ones included. Each day has its
-    /// own random stream, so any day can be generated alone and the result is the same.
+    /// How many UTC days the window touches: the valid arguments of [`Generator::day`].
+    pub fn day_count(&self) -> u32 {
+        let last_day = (self.now_micros - 1).div_euclid(MICROS_PER_DAY);
+        u32::try_from(last_day - self.first_day + 1).unwrap_or(0)
+    }
+
+    /// The events of the `index`th UTC day of the window (0 = oldest) that fall inside the
+    /// window, unordered, planted ones included. Any day can be generated alone.
     pub fn day(&self, index: u32) -> Vec<GeneratedEvent> {
         let cfg = &self.config;
-        let mut rng =
-            Rng::with_seed(cfg.seed ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let day_start = self.start_micros + i64::from(index) * MICROS_PER_DAY;
+        let day = self.first_day + i64::from(index);
+        let mut rng = Rng::with_seed(
+            cfg.seed
+                ^ (day as u64)
+                    .wrapping_add(1)
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let day_start = day * MICROS_PER_DAY;
+        let window = self.start_micros..self.now_micros;
         let mut events = Vec::with_capacity(cfg.events_per_day as usize + 4);
         for _ in 0..cfg.events_per_day {
             // CloudTrail times have whole seconds.
             let time = day_start + rng.i64(0..86_400) * 1_000_000;
-            events.push(self.random_event(&mut rng, time));
+            // Drawn even when outside the window, so the rest of the day's stream is the same.
+            let event = self.random_event(&mut rng, time);
+            if window.contains(&time) {
+                events.push(event);
+            }
         }
         for plant in PLANTED {
             let time = cfg.now_micros
                 - plant.days_ago * MICROS_PER_DAY
                 - plant.hour_offset * 3_600_000_000;
-            if time >= day_start && time < day_start + MICROS_PER_DAY && time >= self.start_micros {
+            if time >= day_start && time < day_start + MICROS_PER_DAY && window.contains(&time) {
                 let mut prng = Rng::with_seed(cfg.seed ^ plant.days_ago as u64 ^ 0xDEAD_BEEF);
                 events.push(self.planted_event(&mut prng, plant, time));
             }
@@ -477,15 +502,17 @@ fn request_parameters(rng: &mut Rng, name: &str, account: &str) -> Option<String
     })
 }
 
-fn uuid(rng: &mut Rng) -> String {
+/// A random (version 4, RFC 4122 variant) UUID.
+pub(crate) fn uuid(rng: &mut Rng) -> String {
     let a = rng.u128(..);
     let h = format!("{a:032x}");
+    let variant = ["8", "9", "a", "b"][(a >> 126) as usize];
     format!(
-        "{}-{}-4{}-{}-{}",
+        "{}-{}-4{}-{variant}{}-{}",
         &h[0..8],
         &h[8..12],
         &h[13..16],
-        &h[16..20],
+        &h[17..20],
         &h[20..32]
     )
 }
@@ -665,8 +692,43 @@ mod tests {
     }
 
     #[test]
+    fn a_later_now_keeps_the_shared_past() {
+        let earlier = Generator::new(config());
+        let later = Generator::new(GeneratorConfig {
+            now_micros: config().now_micros + 2 * MICROS_PER_DAY + 3_600_000_000,
+            ..config()
+        });
+        let ids = |g: &Generator| -> std::collections::BTreeSet<(i64, String)> {
+            (0..g.day_count())
+                .flat_map(|d| g.day(d))
+                .filter(|e| {
+                    !e.json.contains("mallory") && e.event_name != "EnableDelegatedAdminAccount"
+                })
+                .map(|e| (e.time_micros, e.event_id))
+                .collect()
+        };
+        let (a, b) = (ids(&earlier), ids(&later));
+        let shared_from = later.start_micros();
+        let a_shared: std::collections::BTreeSet<_> = a
+            .iter()
+            .filter(|(t, _)| *t >= shared_from)
+            .cloned()
+            .collect();
+        assert!(!a_shared.is_empty());
+        assert!(
+            a_shared.is_subset(&b),
+            "the days both cover hold the same events"
+        );
+        assert!(
+            b.iter().any(|(t, _)| *t >= config().now_micros),
+            "and the later one has new ones"
+        );
+    }
+
+    #[test]
     fn records_parse_and_cover_the_sources_planted_events_and_errors() {
         let g = Generator::new(config());
+        assert_eq!(g.day_count(), 30, "now is midnight: 30 whole days");
         let events: Vec<_> = (0..30).flat_map(|d| g.day(d)).collect();
         assert_eq!(events.len(), 30 * 300 + PLANTED.len());
         let mut sources = std::collections::HashSet::new();

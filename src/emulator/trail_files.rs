@@ -29,7 +29,7 @@ pub fn write_trail_files(
     org_id: &str,
     threads: usize,
 ) -> io::Result<TrailFilesWritten> {
-    let days = generator.config().days;
+    let days = generator.day_count();
     let next = std::sync::atomic::AtomicU32::new(0);
     let results: Vec<io::Result<TrailFilesWritten>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.max(1))
