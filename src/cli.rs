@@ -3,7 +3,9 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{convert::ConvertArgs, emulator::EmulatorArgs, schema::SchemaArgs};
+use crate::commands::{
+    convert::ConvertArgs, emulator::EmulatorArgs, export::ExportArgs, schema::SchemaArgs,
+};
 
 /// Get AWS CloudTrail events — Amazon Inspector's first — into typed, partitioned, lossless
 /// Parquet that DuckDB, DataFusion, Spark and Athena read directly.
@@ -21,6 +23,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Export Event history (LookupEvents) to the Parquet dataset: the last 90 days of Amazon
+    /// Inspector events by default, paced to 2 requests/s per account and Region, resumable
+    Export(Box<ExportArgs>),
     /// Convert trail log files and saved LookupEvents/Lake JSON into the Parquet dataset
     Convert(ConvertArgs),
     /// Run the CloudTrail emulator: CloudTrail's API on loopback with 90 days of realistic

@@ -1,10 +1,13 @@
 //! The errors users should expect, each with the exit status it gives.
 //!
 //! Exit statuses: 0 all good; 1 the run finished but something was rejected (details printed and
-//! kept in `<out>/_trailq/rejected.jsonl`); 2 the run could not be done (this enum).
+//! kept in `<out>/_trailq/rejected.jsonl`); 2 the run could not be done (this enum); 130
+//! interrupted by Ctrl-C (what was finished is kept).
 
 use std::io;
 
+use crate::aws::AwsError;
+use crate::checkpoint::CheckpointError;
 use crate::emulator::EmulatorError;
 use crate::sink::parquet_dataset::DatasetError;
 use crate::source::log_files::PathError;
@@ -17,6 +20,17 @@ pub enum Error {
     Input(#[from] PathError),
     #[error(transparent)]
     Emulator(EmulatorError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// An AWS API refused a request in a way retrying cannot fix.
+    #[error("{0}")]
+    Api(String),
+    #[error(
+        "interrupted: the slices already finished are in the dataset; run the same command again to continue"
+    )]
+    Interrupted,
     #[error("{0}")]
     Usage(String),
     #[error("cannot write to standard output")]
@@ -24,6 +38,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The exit status this error gives.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Interrupted => EXIT_INTERRUPTED,
+            _ => EXIT_ERROR,
+        }
+    }
+
     /// True when the error is only that the reader of our output went away (`trailq … | head`).
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Stdout(e) if e.kind() == io::ErrorKind::BrokenPipe)
@@ -36,3 +58,5 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub const EXIT_REJECTED: u8 = 1;
 /// Exit status of a run that could not be done.
 pub const EXIT_ERROR: u8 = 2;
+/// Exit status after Ctrl-C (128 + SIGINT), as shells expect.
+pub const EXIT_INTERRUPTED: u8 = 130;

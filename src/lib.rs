@@ -8,12 +8,15 @@
 //! of them and `eventJson` keeps the record losslessly. Sources never see output formats; sinks
 //! never see input formats or SDK types.
 
+pub mod aws;
 pub mod batch;
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod emulator;
 pub mod error;
 pub mod json;
+pub mod pace;
 pub mod record;
 pub mod schema;
 pub mod sink;

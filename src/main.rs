@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use trailq::cli::Cli;
-use trailq::error::EXIT_ERROR;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
@@ -19,7 +18,7 @@ fn main() -> ExitCode {
                 eprintln!("caused by: {c}");
                 cause = c.source();
             }
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(e.exit_code())
         }
     }
 }

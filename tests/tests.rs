@@ -6,4 +6,5 @@ mod util;
 
 mod convert;
 mod emulator;
+mod export;
 mod schema_ddl;

@@ -7,12 +7,14 @@ use crate::error::Result;
 
 pub mod convert;
 pub mod emulator;
+pub mod export;
 pub mod schema;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(args) => convert::run(args),
         Command::Emulator(args) => emulator::run(*args),
+        Command::Export(args) => export::run(*args),
         Command::Schema(args) => schema::run(args),
     }
 }

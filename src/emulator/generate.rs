@@ -257,7 +257,9 @@ impl Generator {
                 - plant.days_ago * MICROS_PER_DAY
                 - plant.hour_offset * 3_600_000_000;
             if time >= day_start && time < day_start + MICROS_PER_DAY && window.contains(&time) {
-                let mut prng = Rng::with_seed(cfg.seed ^ plant.days_ago as u64 ^ 0xDEAD_BEEF);
+                // Seeded by its time too: planted events move with `now`, and a moved event is
+                // another event (another eventID).
+                let mut prng = Rng::with_seed(cfg.seed ^ time as u64 ^ 0xDEAD_BEEF);
                 events.push(self.planted_event(&mut prng, plant, time));
             }
         }

@@ -153,6 +153,8 @@ pub struct ParquetDatasetSink {
     /// Counts writes, to order partitions by last use.
     clock: u64,
     spill_seq: u64,
+    /// Data files named so far by this run.
+    files_named: u64,
     stats: SinkStats,
     _lock: File,
 }
@@ -191,6 +193,7 @@ impl ParquetDatasetSink {
             buffered_bytes: 0,
             clock: 0,
             spill_seq: 0,
+            files_named: 0,
             stats: SinkStats::default(),
             _lock: lock,
         };
@@ -274,6 +277,13 @@ impl ParquetDatasetSink {
 
     /// Writes every partition this run added rows to, and returns what the run did.
     pub fn finish(mut self) -> Result<SinkStats> {
+        self.commit()
+    }
+
+    /// Writes every partition that has rows since the last commit: when this returns, those
+    /// rows are in the dataset's files (an export commits each finished slice). The sink stays
+    /// open; ids of committed partitions are read back from their files when touched again.
+    pub fn commit(&mut self) -> Result<SinkStats> {
         if !self.runs.is_empty() {
             // Memory was short already: free the buffers before the partition writers need
             // theirs, so they merge from disk only.
@@ -322,13 +332,15 @@ impl ParquetDatasetSink {
             run_id: &self.run_id,
             props: writer_properties(),
             file_target_bytes: self.options.file_target_bytes,
-            seq: AtomicU64::new(0),
+            // Numbers continue across commits: a run's files never take each other's names.
+            seq: AtomicU64::new(self.files_named),
         };
         // One partition at a time: each writer holds ~100 zstd contexts, row-group pages and a
         // batch per spilled run, and two at once took peak RSS from ~270 to ~380 MB for 1 M
         // records (BENCHMARKS.md); a writer encodes on two cores itself (`parquet_file`).
         let results: Vec<Result<WriteOutcome>> =
             jobs.into_iter().map(|job| writer.write(job)).collect();
+        self.files_named = writer.seq.load(std::sync::atomic::Ordering::Relaxed);
         spill::remove_stale(&self.root.join(STATE_DIR));
         for outcome in results {
             let o = outcome?;
@@ -337,7 +349,8 @@ impl ParquetDatasetSink {
             self.stats.files_merged += o.merged;
             self.stats.partitions += o.partitions;
         }
-        Ok(self.stats)
+        self.buffered_bytes = 0;
+        Ok(self.stats.clone())
     }
 
     fn partition_dir(&self, day: i32) -> PathBuf {
@@ -483,7 +496,7 @@ impl ParquetDatasetSink {
                     } else {
                         // The merge did not finish: its inputs are whole, its outputs go.
                         for (file, _) in data_files(&dir)? {
-                            if is_file_of_run(&file, &j.run) {
+                            if file_number(&file, &j.run).is_some_and(|n| n > j.outputs_after) {
                                 let _ = fs::remove_file(file);
                             }
                         }
@@ -570,9 +583,13 @@ pub(super) fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
     Ok(files)
 }
 
-fn is_file_of_run(path: &Path, run_id: &str) -> bool {
-    path.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with(&format!("part-{run_id}-")))
+/// `n` of a data file `part-<run_id>-<n>.parquet` written by `run_id`.
+fn file_number(path: &Path, run_id: &str) -> Option<u64> {
+    let name = path.file_name()?.to_string_lossy();
+    name.strip_prefix(&format!("part-{run_id}-"))?
+        .strip_suffix(".parquet")?
+        .parse()
+        .ok()
 }
 
 fn id_hash(id: &str) -> u128 {
@@ -701,6 +718,7 @@ mod tests {
         for name in [
             "part-old-00001.parquet",
             "part-crashed-00001.parquet",
+            "part-crashed-00002.parquet",
             "part-done-00001.parquet",
             "part-old-00002.parquet",
         ] {
@@ -714,13 +732,19 @@ mod tests {
                 run: run.into(),
                 inputs: inputs.iter().map(|s| s.to_string()).collect(),
                 committed,
+                outputs_after: 1,
             })
             .unwrap()
         };
-        // Merging old-1 when the run crashed: its output goes, the input stays.
+        // The run had committed crashed-1 earlier, then was merging it with old-1 into
+        // crashed-2 when it crashed: the output goes, both inputs stay.
         fs::write(
             state.join("replace-crashed-2024-05-01.json"),
-            journal("crashed", &["part-old-00001.parquet"], false),
+            journal(
+                "crashed",
+                &["part-old-00001.parquet", "part-crashed-00001.parquet"],
+                false,
+            ),
         )
         .unwrap();
         // Committed merge of old-2 into done-1: the input goes.
@@ -737,6 +761,7 @@ mod tests {
                 run: "../x".into(),
                 inputs: vec!["../../keep".into()],
                 committed: true,
+                outputs_after: 0,
             })
             .unwrap(),
         )
@@ -748,7 +773,14 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["part-done-00001.parquet", "part-old-00001.parquet"]);
+        assert_eq!(
+            left,
+            [
+                "part-crashed-00001.parquet",
+                "part-done-00001.parquet",
+                "part-old-00001.parquet"
+            ]
+        );
         assert!(dir.path().join("keep").exists());
         assert!(!fs::read_dir(&state).unwrap().any(|e| {
             e.unwrap()

@@ -33,6 +33,10 @@ pub(super) struct Journal {
     pub run: String,
     pub inputs: Vec<String>,
     pub committed: bool,
+    /// The merge's outputs are the run's files numbered above this. A run that commits more
+    /// than once (an export) has earlier files in the partition that are not outputs.
+    #[serde(default)]
+    pub outputs_after: u64,
 }
 
 /// Everything a partition's final write merges.
@@ -109,6 +113,7 @@ impl PartitionWriter<'_> {
                 })
                 .collect(),
             committed: false,
+            outputs_after: self.seq.load(Ordering::Relaxed),
         };
         if !job.small.is_empty() {
             write_atomically(

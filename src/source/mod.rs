@@ -2,3 +2,4 @@
 //! as AWS gave it, so every source lands in the same schema through the one record parser.
 
 pub mod log_files;
+pub mod lookup_events;

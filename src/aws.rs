@@ -1,0 +1,178 @@
+//! CloudTrail clients from the standard AWS configuration, and what an SDK error means for us.
+//!
+//! Configuration is the standard chain (profiles, SSO, environment, `AWS_ENDPOINT_URL`), with
+//! `--profile` and `--endpoint-url` on top. The SDK's own retries are switched off explicitly:
+//! every attempt must pass through our per-account-and-Region pacer and be counted, so retries
+//! with backoff live in the sources (never rely on SDK defaults, DESIGN.md). Timeouts are set
+//! explicitly too, so a hung connection becomes a retry instead of a stall.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_cloudtrail::Client;
+use aws_sdk_cloudtrail::config::{ProvideCredentials, Region};
+use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+/// Connect and per-attempt limits: LookupEvents answers in well under a second.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One AWS identity: a profile of the shared configuration, or the default chain.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// `None`: the default chain (environment, `AWS_PROFILE`, instance role…).
+    pub profile: Option<String>,
+    pub config: aws_config::SdkConfig,
+}
+
+impl Identity {
+    /// The name users know this identity by.
+    pub fn label(&self) -> &str {
+        self.profile.as_deref().unwrap_or("default")
+    }
+
+    /// The Region configured for this identity, if any.
+    pub fn region(&self) -> Option<String> {
+        self.config.region().map(|r| r.to_string())
+    }
+
+    /// A CloudTrail client for one Region.
+    pub fn client(&self, region: &str) -> Client {
+        let conf = aws_sdk_cloudtrail::config::Builder::from(&self.config)
+            .region(Region::new(region.to_owned()))
+            .build();
+        Client::from_conf(conf)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error(
+        "no AWS credentials for {who}: {detail}. Configure them (`aws configure`, `aws sso login --profile …`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or pass --profile"
+    )]
+    NoCredentials { who: String, detail: String },
+    #[error(
+        "no AWS Region for {who}: pass --region, or set one in the profile (`aws configure set region us-east-1`) or AWS_REGION"
+    )]
+    NoRegion { who: String },
+}
+
+/// Loads an identity's configuration and checks it has credentials, so that a missing login is
+/// one clear line before anything starts.
+pub async fn load(profile: Option<&str>, endpoint_url: Option<&str>) -> Result<Identity, AwsError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+    let who = match profile {
+        Some(p) => format!("profile `{p}`"),
+        None => "the default configuration".to_owned(),
+    };
+    let Some(provider) = config.credentials_provider() else {
+        return Err(AwsError::NoCredentials {
+            who,
+            detail: "no credentials provider is configured".into(),
+        });
+    };
+    if let Err(e) = provider.provide_credentials().await {
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            detail = format!("{detail}: {s}");
+            source = s.source();
+        }
+        return Err(AwsError::NoCredentials { who, detail });
+    }
+    Ok(Identity {
+        profile: profile.map(str::to_owned),
+        config,
+    })
+}
+
+/// What to do about a failed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// `ThrottlingException` and friends: back off, and slow the pacer down.
+    Throttled,
+    /// 5xx, timeouts, resets, connection failures: back off and retry.
+    Transient(String),
+    /// The NextToken is no longer accepted: continue from what was already received.
+    TokenRejected(String),
+    /// The Region is not enabled for the account (or the credentials are not valid in it).
+    RegionNotEnabled(String),
+    /// Anything else: the request cannot succeed as is. `code: message`.
+    Fatal(String),
+}
+
+const THROTTLING_CODES: [&str; 6] = [
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+];
+
+/// Classifies an SDK error.
+pub fn classify<E>(error: &SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let text = || error_text(error);
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Failure::Transient(text())
+        }
+        SdkError::ServiceError(service) => {
+            let code = error.code().unwrap_or_default();
+            let status = service.raw().status().as_u16();
+            if THROTTLING_CODES.contains(&code) {
+                Failure::Throttled
+            } else if code == "InvalidNextTokenException" {
+                Failure::TokenRejected(text())
+            } else if code == "UnrecognizedClientException" || code == "InvalidClientTokenId" {
+                Failure::RegionNotEnabled(text())
+            } else if status >= 500 || code == "RequestTimeout" || code == "RequestTimeoutException"
+            {
+                Failure::Transient(text())
+            } else {
+                Failure::Fatal(text())
+            }
+        }
+        _ => Failure::Fatal(text()),
+    }
+}
+
+/// `code: message` for service errors, the error chain otherwise.
+pub fn error_text<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let (Some(code), message) = (error.code(), error.message()) {
+        return match message {
+            Some(m) => format!("{code}: {m}"),
+            None => code.to_owned(),
+        };
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}

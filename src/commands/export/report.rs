@@ -1,0 +1,192 @@
+//! What an export prints when it is done: a table per stream and per account-Region (requests/s
+//! achieved against the 2/s allowed), or the same as JSON with `--json`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::writer::Written;
+use crate::checkpoint::Run;
+use crate::error::{Error, Result};
+use crate::source::lookup_events::StreamCounters;
+use crate::time::format_micros;
+
+pub struct StreamRow<'a> {
+    pub profile: String,
+    pub account: Option<String>,
+    pub region: String,
+    pub lookup: String,
+    pub skipped: bool,
+    pub counters: &'a StreamCounters,
+    pub place: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamSummary {
+    pub profile: String,
+    pub account: Option<String>,
+    pub region: String,
+    pub lookup: String,
+    /// The Region is not enabled for the account.
+    pub skipped: bool,
+    pub events: u64,
+    pub pages: u64,
+    pub retries: u64,
+    pub throttles: u64,
+    pub token_restarts: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceSummary {
+    pub profile: String,
+    pub account: Option<String>,
+    pub region: String,
+    pub requests: u64,
+    pub requests_per_second: f64,
+    pub allowed_per_second: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub dataset: PathBuf,
+    pub window_start: String,
+    pub window_end: String,
+    pub resumed: bool,
+    pub events_received: u64,
+    pub events_written: u64,
+    pub duplicates_dropped: u64,
+    pub filtered_out: u64,
+    pub rejected: u64,
+    pub files_written: u64,
+    pub bytes_written: u64,
+    pub elapsed_seconds: f64,
+    pub streams: Vec<StreamSummary>,
+    pub places: Vec<PlaceSummary>,
+}
+
+impl Summary {
+    pub fn new(
+        dataset: &Path,
+        run: &Run,
+        resumed: bool,
+        rows: Vec<StreamRow<'_>>,
+        written: &Written,
+        allowed: f64,
+        elapsed: Duration,
+    ) -> Self {
+        let secs = elapsed.as_secs_f64().max(0.001);
+        let mut places: BTreeMap<usize, PlaceSummary> = BTreeMap::new();
+        for r in &rows {
+            let p = places.entry(r.place).or_insert_with(|| PlaceSummary {
+                profile: r.profile.clone(),
+                account: None,
+                region: r.region.clone(),
+                requests: 0,
+                requests_per_second: 0.0,
+                allowed_per_second: allowed,
+            });
+            p.requests += r.counters.requests();
+            if p.account.is_none() {
+                p.account = r.account.clone();
+            }
+        }
+        for p in places.values_mut() {
+            p.requests_per_second = p.requests as f64 / secs;
+        }
+        Summary {
+            dataset: dataset.to_owned(),
+            window_start: format_micros(run.start_micros),
+            window_end: format_micros(run.end_micros),
+            resumed,
+            events_received: written.records,
+            events_written: written.rows_written,
+            duplicates_dropped: written.duplicates,
+            filtered_out: written.filtered,
+            rejected: written.rejected,
+            files_written: written.files_written,
+            bytes_written: written.bytes_written,
+            elapsed_seconds: secs,
+            streams: rows
+                .iter()
+                .map(|r| StreamSummary {
+                    profile: r.profile.clone(),
+                    account: r.account.clone(),
+                    region: r.region.clone(),
+                    lookup: r.lookup.clone(),
+                    skipped: r.skipped,
+                    events: r.counters.events.load(Relaxed),
+                    pages: r.counters.pages.load(Relaxed),
+                    retries: r.counters.retries.load(Relaxed),
+                    throttles: r.counters.throttles.load(Relaxed),
+                    token_restarts: r.counters.token_restarts.load(Relaxed),
+                })
+                .collect(),
+            places: places.into_values().collect(),
+        }
+    }
+
+    pub fn print_json(&self) -> Result<()> {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, self).map_err(|e| Error::Stdout(e.into()))?;
+        writeln!(out).map_err(Error::Stdout)
+    }
+
+    pub fn print_table(&self) -> Result<()> {
+        let mut out = io::stdout().lock();
+        let mut line = |s: String| writeln!(out, "{s}").map_err(Error::Stdout);
+        line(format!(
+            "{:<14} {:<13} {:<15} {:<40} {:>8} {:>6} {:>7} {:>9}",
+            "profile", "account", "region", "lookup", "events", "pages", "retries", "throttles"
+        ))?;
+        for s in &self.streams {
+            line(format!(
+                "{:<14} {:<13} {:<15} {:<40} {:>8} {:>6} {:>7} {:>9}{}",
+                s.profile,
+                s.account.as_deref().unwrap_or("-"),
+                s.region,
+                s.lookup,
+                s.events,
+                s.pages,
+                s.retries,
+                s.throttles,
+                if s.skipped {
+                    "  (Region not enabled)"
+                } else {
+                    ""
+                }
+            ))?;
+        }
+        line(String::new())?;
+        for p in &self.places {
+            line(format!(
+                "{} {} {}: {} requests, {:.2}/s of the {}/s allowed",
+                p.profile,
+                p.account.as_deref().unwrap_or("-"),
+                p.region,
+                p.requests,
+                p.requests_per_second,
+                p.allowed_per_second
+            ))?;
+        }
+        line(format!(
+            "\n{} events received, {} written, {} duplicates dropped, {} filtered out, {} rejected; window {} → {}{}; {:.1} s\ndataset: {}",
+            self.events_received,
+            self.events_written,
+            self.duplicates_dropped,
+            self.filtered_out,
+            self.rejected,
+            self.window_start,
+            self.window_end,
+            if self.resumed { " (resumed)" } else { "" },
+            self.elapsed_seconds,
+            self.dataset.display()
+        ))
+    }
+}

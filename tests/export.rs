@@ -1,0 +1,501 @@
+//! `trailq export` (the real binary) against the emulator, with CloudTrail's limits on.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use trailq::emulator::generate::{GeneratorConfig, INSPECTOR_SCAN, INSPECTOR_SOURCES};
+use trailq::emulator::lake::LakeTiming;
+use trailq::emulator::limits::Limits;
+use trailq::emulator::server::KeyAccess;
+use trailq::emulator::store::GroundTruthEvent;
+use trailq::emulator::{DataSource, Emulator, EmulatorConfig};
+use trailq::time::format_micros;
+
+use crate::util::{aws_cli, read_files, stderr, stdout, strings};
+
+const A1: &str = "111122223333";
+const A2: &str = "444455556666";
+const DAY: i64 = 86_400_000_000;
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+/// The emulator's clock starts at the real time: the exporter fixes its window (and Event
+/// history's 90-day reach) from the real clock, as it would against AWS.
+fn real_now() -> i64 {
+    let now = chrono::Utc::now().timestamp_micros();
+    now - now.rem_euclid(1_000_000)
+}
+
+fn emulator(now: i64, faults: &str) -> Emulator {
+    Emulator::spawn(EmulatorConfig {
+        data: DataSource::Generated(GeneratorConfig {
+            seed: 11,
+            now_micros: now,
+            days: 95,
+            events_per_day: 40,
+            accounts: vec![A1.into(), A2.into()],
+            regions: REGIONS.map(String::from).to_vec(),
+            noise: 0.3,
+        }),
+        keys: vec![
+            ("AKIAEXPORTACCOUNT001".into(), KeyAccess::Account(A1.into())),
+            ("AKIAEXPORTACCOUNT002".into(), KeyAccess::Account(A2.into())),
+            ("AKIAEXPORTDENIED0001".into(), KeyAccess::Deny),
+        ],
+        disabled_regions: vec![(A2.into(), "ap-east-1".into())],
+        limits: Limits::AWS,
+        lake: LakeTiming::default(),
+        faults: faults.into(),
+        ..EmulatorConfig::default()
+    })
+    .unwrap()
+}
+
+/// An AWS configuration with profiles `one`, `two` (the two accounts) and `denied`.
+fn aws_config(dir: &Path) {
+    std::fs::write(
+        dir.join("config"),
+        "[profile one]\nregion = us-east-1\n[profile two]\nregion = eu-west-1\n[profile denied]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("credentials"),
+        "[one]\naws_access_key_id = AKIAEXPORTACCOUNT001\naws_secret_access_key = x\n\
+         [two]\naws_access_key_id = AKIAEXPORTACCOUNT002\naws_secret_access_key = x\n\
+         [denied]\naws_access_key_id = AKIAEXPORTDENIED0001\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+}
+
+fn export_command(emulator: &Emulator, home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trailq"));
+    c.arg("export")
+        .args(args)
+        .args(["--endpoint-url", &emulator.endpoint_url()])
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_ENDPOINT_URL");
+    c
+}
+
+fn export(emulator: &Emulator, home: &Path, args: &[&str]) -> Output {
+    export_command(emulator, home, args).output().unwrap()
+}
+
+/// The window the tests export: 89 days back (clear of the 90-day edge, which moves while
+/// the test runs) to the emulator's clock at start.
+fn window_args(out: &Path, now: i64) -> Vec<String> {
+    vec![
+        "--out".into(),
+        out.display().to_string(),
+        "--start".into(),
+        format_micros(now - 89 * DAY),
+        "--end".into(),
+        format_micros(now),
+        "--profile".into(),
+        "one".into(),
+        "--profile".into(),
+        "two".into(),
+        "--region".into(),
+        "us-east-1".into(),
+        "--region".into(),
+        "eu-west-1".into(),
+    ]
+}
+
+fn inspector_truth(truth: &[GroundTruthEvent], start: i64, end: i64) -> BTreeSet<String> {
+    truth
+        .iter()
+        .filter(|e| INSPECTOR_SOURCES.contains(&e.event_source.as_deref().unwrap_or_default()))
+        .filter(|e| (start..=end).contains(&e.event_time_micros))
+        .map(|e| e.event_id.clone())
+        .collect()
+}
+
+/// The dataset's eventIDs, asserting each appears once.
+fn exported_ids(out: &Path) -> BTreeSet<String> {
+    let ids: Vec<String> = strings(out, "eventID").into_iter().flatten().collect();
+    let set: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(
+        set.len(),
+        ids.len(),
+        "an eventID appears once in the dataset"
+    );
+    set
+}
+
+/// Compares ID sets, describing the difference instead of printing thousands of IDs.
+fn assert_same(got: &BTreeSet<String>, expected: &BTreeSet<String>, truth: &[GroundTruthEvent]) {
+    let describe = |ids: Vec<&String>| -> Vec<String> {
+        ids.iter()
+            .take(5)
+            .map(|id| match truth.iter().find(|e| &e.event_id == *id) {
+                Some(e) => format!(
+                    "{} {} {} {:?} {}",
+                    e.account, e.region, e.event_time, e.event_name, id
+                ),
+                None => format!("{id} (not held by the emulator)"),
+            })
+            .collect()
+    };
+    let missing: Vec<&String> = expected.difference(got).collect();
+    let extra: Vec<&String> = got.difference(expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} missing, e.g. {:#?}\n{} unexpected, e.g. {:#?}",
+        missing.len(),
+        describe(missing.clone()),
+        extra.len(),
+        describe(extra.clone())
+    );
+}
+
+fn check_rates(emulator: &Emulator) {
+    for r in emulator
+        .rates()
+        .iter()
+        .filter(|r| r.operation == "LookupEvents")
+    {
+        eprintln!(
+            "emulator measured {} {}: {} requests accepted, {} throttled, {} faulted, at most {} in any 1-second window",
+            r.account, r.region, r.accepted, r.throttled, r.faulted, r.max_in_any_second
+        );
+        assert!(r.max_in_any_second <= 2, "{r:?}");
+    }
+}
+
+#[test]
+fn export_gets_the_ground_truth_of_every_account_and_region_at_the_limit() {
+    let now = real_now();
+    let emulator = emulator(now, "");
+    let home = tempfile::tempdir().unwrap();
+    aws_config(home.path());
+    let out = home.path().join("events");
+    let mut args = window_args(&out, now);
+    args.extend(["--json".into(), "--slice".into(), "20d".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = export(&emulator, home.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let truth = emulator.ground_truth();
+    let expected = inspector_truth(&truth, now - 89 * DAY, now);
+    assert_same(&exported_ids(&out), &expected, &truth);
+    assert_eq!(summary["eventsWritten"], expected.len());
+    assert_eq!(summary["streams"].as_array().unwrap().len(), 2 * 2 * 3);
+    let accounts: BTreeSet<&str> = summary["places"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["account"].as_str())
+        .collect();
+    assert_eq!(accounts, BTreeSet::from([A1, A2]));
+    check_rates(&emulator);
+
+    // The same command again (an explicit window: asked again in full) adds no row.
+    let o = export(&emulator, home.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(again["eventsWritten"], 0);
+    assert_eq!(exported_ids(&out), expected);
+
+    // The AWS CLI, over the same emulator, sees the same events for one Region and source.
+    let o = aws_cli(
+        &emulator.endpoint_url(),
+        "AKIAEXPORTACCOUNT002",
+        "eu-west-1",
+        &[
+            "cloudtrail",
+            "lookup-events",
+            "--lookup-attributes",
+            &format!("AttributeKey=EventSource,AttributeValue={INSPECTOR_SCAN}"),
+            "--start-time",
+            &format_micros(now - 89 * DAY),
+            "--end-time",
+            &format_micros(now),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cli: BTreeSet<String> = serde_json::from_str::<Value>(&stdout(&o)).unwrap()["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["EventId"].as_str().unwrap().to_owned())
+        .collect();
+    let ours: BTreeSet<String> = emulator
+        .ground_truth()
+        .iter()
+        .filter(|e| e.account == A2 && e.region == "eu-west-1")
+        .filter(|e| e.event_source.as_deref() == Some(INSPECTOR_SCAN))
+        .filter(|e| expected.contains(&e.event_id))
+        .map(|e| e.event_id.clone())
+        .collect();
+    assert!(!cli.is_empty());
+    assert_eq!(cli, ours);
+    assert!(cli.is_subset(&exported_ids(&out)));
+}
+
+#[test]
+fn export_survives_throttling_bursts_server_errors_resets_and_expired_tokens() {
+    let faults = "throttle:4@0.05/LookupEvents,503@0.05,500@every:13,reset@0.04,expired-token@0.1,slow:300ms@0.02";
+    let now = real_now();
+    let emulator = emulator(now, faults);
+    let home = tempfile::tempdir().unwrap();
+    aws_config(home.path());
+    let out = home.path().join("events");
+    let mut args = window_args(&out, now);
+    args.extend(["--json".into(), "--slice".into(), "7d".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = export(&emulator, home.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let total = |field: &str| -> u64 {
+        summary["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s[field].as_u64().unwrap())
+            .sum()
+    };
+    eprintln!(
+        "under faults: {} retries, {} throttles, {} token restarts",
+        total("retries"),
+        total("throttles"),
+        total("tokenRestarts")
+    );
+    assert!(total("retries") > 0 && total("throttles") > 0 && total("tokenRestarts") > 0);
+    let truth = emulator.ground_truth();
+    assert_same(
+        &exported_ids(&out),
+        &inspector_truth(&truth, now - 89 * DAY, now),
+        &truth,
+    );
+    check_rates(&emulator);
+}
+
+#[test]
+fn an_export_killed_at_random_points_resumes_to_exactly_the_ground_truth() {
+    let now = real_now();
+    let emulator = emulator(now, "");
+    let home = tempfile::tempdir().unwrap();
+    aws_config(home.path());
+    let out = home.path().join("events");
+    let mut args = window_args(&out, now);
+    args.extend(["--quiet".into(), "--slice".into(), "5d".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut kills = 0;
+    for attempt in 0.. {
+        assert!(attempt < 30, "the export never finished");
+        let mut child = export_command(&emulator, home.path(), &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_millis(rng.u64(500..4000));
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        match status {
+            Some(status) => {
+                let o = child.wait_with_output().unwrap();
+                assert!(status.success(), "{}", stderr(&o));
+                break;
+            }
+            None => {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+                // Whatever is visible between runs is whole Parquet (read_files asserts it).
+                let _ = read_files(&out);
+            }
+        }
+    }
+    eprintln!("killed {kills} times before the export finished");
+    assert!(kills > 0);
+    let truth = emulator.ground_truth();
+    assert_same(
+        &exported_ids(&out),
+        &inspector_truth(&truth, now - 89 * DAY, now),
+        &truth,
+    );
+}
+
+#[test]
+fn since_last_exports_only_what_is_new() {
+    let home = tempfile::tempdir().unwrap();
+    aws_config(home.path());
+    let out = home.path().join("events");
+    let now = real_now();
+    let first = emulator(now, "");
+    let base = [
+        "--out",
+        out.to_str().unwrap(),
+        "--profile",
+        "one",
+        "--region",
+        "us-east-1",
+        "--quiet",
+    ];
+    let o = export(
+        &first,
+        home.path(),
+        &[&base[..], &["--since-last"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no finished export"), "{}", stderr(&o));
+    let (start, end) = (now - 30 * DAY, now);
+    let window = [
+        "--start",
+        &format_micros(start),
+        "--end",
+        &format_micros(end),
+    ];
+    let o = export(&first, home.path(), &[&base[..], &window].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    drop(first);
+
+    // Two days later, the same account has new activity.
+    let later = now + 2 * DAY;
+    let second = emulator(later, "");
+    let o = export(
+        &second,
+        home.path(),
+        &[
+            &base[..],
+            &["--since-last", "--end", &format_micros(later), "--json"],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        summary["windowStart"],
+        format_micros(end - 3_600_000_000),
+        "from the last end, with an hour's overlap"
+    );
+    let truth = second.ground_truth();
+    // Planted events move with the clock (and so are other events each time): compare the rest.
+    let planted = [
+        "CreateFilter",
+        "Disable",
+        "EnableDelegatedAdminAccount",
+        "CreateFindingsReport",
+        "UpdateOrganizationConfiguration",
+    ];
+    let expected: BTreeSet<String> = truth
+        .iter()
+        .filter(|e| e.account == A1 && e.region == "us-east-1")
+        .filter(|e| INSPECTOR_SOURCES.contains(&e.event_source.as_deref().unwrap_or_default()))
+        .filter(|e| (start..=later).contains(&e.event_time_micros))
+        .filter(|e| !planted.contains(&e.event_name.as_deref().unwrap_or_default()))
+        .map(|e| e.event_id.clone())
+        .collect();
+    let all_ids = exported_ids(&out);
+    let got: BTreeSet<String> = strings(&out, "eventID")
+        .into_iter()
+        .zip(strings(&out, "eventName"))
+        .filter(|(_, name)| !planted.contains(&name.as_deref().unwrap_or_default()))
+        .filter_map(|(id, _)| id)
+        .collect();
+    assert!(got.is_subset(&all_ids));
+    assert_same(&got, &expected, &truth);
+    assert!(
+        summary["eventsReceived"].as_u64().unwrap() < expected.len() as u64 / 3,
+        "only the new part was fetched"
+    );
+}
+
+#[test]
+fn export_errors_are_one_line_with_what_to_do() {
+    let now = real_now();
+    let emulator = emulator(now, "");
+    let home = tempfile::tempdir().unwrap();
+    aws_config(home.path());
+    let out = home.path().join("events");
+    let out_s = out.to_str().unwrap();
+
+    let o = export(
+        &emulator,
+        home.path(),
+        &["--out", out_s, "--profile", "denied", "--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("AccessDeniedException") && e.contains("cloudtrail:LookupEvents"),
+        "{e}"
+    );
+
+    let o = export(
+        &emulator,
+        home.path(),
+        &["--out", out_s, "--profile", "nosuch", "--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no AWS credentials for profile `nosuch`"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = export(
+        &emulator,
+        home.path(),
+        &[
+            "--out",
+            out_s,
+            "--profile",
+            "one",
+            "--start",
+            "2026-11-20T00:00:00Z",
+            "--end",
+            "2026-11-01T00:00:00Z",
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("before it starts"), "{}", stderr(&o));
+
+    // A Region not enabled for the account is skipped with a warning; the rest is exported.
+    let o = export(
+        &emulator,
+        home.path(),
+        &[
+            "--out",
+            out_s,
+            "--profile",
+            "two",
+            "--region",
+            "ap-east-1",
+            "--region",
+            "eu-west-1",
+            "--start",
+            &format_micros(now - 10 * DAY),
+            "--end",
+            &format_micros(now),
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: ap-east-1 is not enabled for two"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!exported_ids(&out).is_empty());
+}
