@@ -1,24 +1,21 @@
 #!/usr/bin/env bash
-# The demo: 90 days of seeded Inspector activity as trail log files → `trailq convert` → DuckDB.
-# (Becomes `trailq demo`, against the emulator's Event history, when export lands.)
+# The demo: `trailq demo` starts the CloudTrail emulator in-process (90 days of Amazon Inspector
+# activity in three accounts and two Regions, LookupEvents held to 2 requests/s), exports it with
+# the real export, then DuckDB answers "who hid findings and who turned Inspector off".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
-cargo build --release --bin trailq --example trail_files
-demo=${1:-demo}
-rm -rf "$demo"
-target/release/examples/trail_files --out "$demo/trail-files" --days 90 --events-per-day 2000
-target/release/trailq convert "$demo/trail-files" --out "$demo/inspector-events"
+cargo build --release --bin trailq
+out=${1:-trailq-demo/inspector-events}
+target/release/trailq demo --out "$out"
 echo
 echo "Who created suppression filters (findings hidden), and who turned Inspector off:"
 .venv/bin/duckdb -c "
 SET TimeZone = 'UTC';
-SELECT eventTime, recipientAccountId AS account, eventName, userIdentity.arn AS who, sourceIPAddress AS ip,
-       coalesce(requestParameters['name'], requestParameters['resourceTypes']) AS what
-FROM read_parquet('$demo/inspector-events/**/*.parquet', hive_partitioning = true)
+SELECT eventTime, recipientAccountId AS account, awsRegion AS region, eventName, userIdentity.arn AS who,
+       sourceIPAddress AS ip, coalesce(requestParameters['name'], requestParameters['resourceTypes']) AS what
+FROM read_parquet('$out/**/*.parquet', hive_partitioning = true)
 WHERE eventSource = 'inspector2.amazonaws.com' AND errorCode IS NULL
   AND ((eventName IN ('CreateFilter', 'UpdateFilter') AND requestParameters['action'] = 'SUPPRESS')
        OR eventName = 'Disable')
 ORDER BY eventTime DESC LIMIT 10;"
-echo
-echo "Open it yourself:  .venv/bin/duckdb -c \"SELECT count(*) FROM read_parquet('$demo/inspector-events/**/*.parquet', hive_partitioning = true)\""

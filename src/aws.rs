@@ -103,6 +103,38 @@ pub async fn load(profile: Option<&str>, endpoint_url: Option<&str>) -> Result<I
     })
 }
 
+/// An identity with fixed keys and Region, for the demo's own emulator.
+pub async fn static_identity(
+    label: &str,
+    access_key: &str,
+    region: &str,
+    endpoint_url: &str,
+) -> Identity {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        )
+        .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
+            access_key,
+            "demo",
+            None,
+            None,
+            "trailq-demo",
+        ))
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint_url)
+        .load()
+        .await;
+    Identity {
+        profile: Some(label.to_owned()),
+        config,
+    }
+}
+
 /// What to do about a failed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {

@@ -4,7 +4,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    convert::ConvertArgs, emulator::EmulatorArgs, export::ExportArgs, schema::SchemaArgs,
+    convert::ConvertArgs, demo::DemoArgs, emulator::EmulatorArgs, export::ExportArgs,
+    schema::SchemaArgs,
 };
 
 /// Get AWS CloudTrail events — Amazon Inspector's first — into typed, partitioned, lossless
@@ -28,6 +29,9 @@ pub enum Command {
     Export(Box<ExportArgs>),
     /// Convert trail log files and saved LookupEvents/Lake JSON into the Parquet dataset
     Convert(ConvertArgs),
+    /// See it work: the emulator in-process, a 90-day export of three accounts against it, and
+    /// the DuckDB command to open the result
+    Demo(DemoArgs),
     /// Run the CloudTrail emulator: CloudTrail's API on loopback with 90 days of realistic
     /// Inspector activity, CloudTrail's limits and injectable faults
     Emulator(Box<EmulatorArgs>),

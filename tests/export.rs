@@ -499,3 +499,39 @@ fn export_errors_are_one_line_with_what_to_do() {
     );
     assert!(!exported_ids(&out).is_empty());
 }
+
+#[test]
+fn the_demo_exports_three_accounts_and_points_at_the_planted_activity() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = crate::util::trailq([
+        "demo",
+        "--events-per-day",
+        "20",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let command = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("duckdb -c "))
+        .unwrap_or_else(|| panic!("the DuckDB one-liner: {text}"));
+    // The printed command, run as printed, finds the planted suppression filter and Disable.
+    let sql = command.trim_matches('"').replace("\\\"", "\"");
+    let rows = crate::util::duckdb(&sql);
+    assert!(
+        rows.iter().any(|r| r["eventName"] == "CreateFilter"
+            && r["arn"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("user/mallory"))),
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|r| r["eventName"] == "Disable"), "{rows:?}");
+    let accounts: BTreeSet<String> = strings(&out, "recipientAccountId")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(accounts.len(), 3);
+}

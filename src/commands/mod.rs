@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 use crate::error::Result;
 
 pub mod convert;
+pub mod demo;
 pub mod emulator;
 pub mod export;
 pub mod schema;
@@ -13,6 +14,7 @@ pub mod schema;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(args) => convert::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Emulator(args) => emulator::run(*args),
         Command::Export(args) => export::run(*args),
         Command::Schema(args) => schema::run(args),

@@ -77,10 +77,10 @@ pub const ALL_REGIONS: [&str; 34] = [
     "me-south-1",
     "mx-central-1",
     "sa-east-1",
-    "us-gov-west-1",
+    "ap-southeast-6",
 ];
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
     /// The dataset folder (created if missing). Events already in it are not added again.
     #[arg(long, value_name = "DIR")]
@@ -208,10 +208,6 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
 }
 
 async fn export(args: ExportArgs) -> Result<ExitCode> {
-    let started = Instant::now();
-    let now = chrono::Utc::now().timestamp_micros();
-    let now = now - now.rem_euclid(1_000_000);
-
     // Identities first: a missing login is the most common problem, and it is one line.
     let mut identities = Vec::new();
     let profiles: Vec<Option<&str>> = if args.profile.is_empty() {
@@ -222,12 +218,23 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
     for profile in profiles {
         identities.push(aws::load(profile, args.endpoint_url.as_deref()).await?);
     }
-    let plan = plan(&args, &identities)?;
+    export_with(&args, &identities).await.map(|(code, _)| code)
+}
+
+/// Runs an export as `args` say, with these identities (the demo brings its own).
+pub async fn export_with(
+    args: &ExportArgs,
+    identities: &[Identity],
+) -> Result<(ExitCode, Summary)> {
+    let started = Instant::now();
+    let now = chrono::Utc::now().timestamp_micros();
+    let now = now - now.rem_euclid(1_000_000);
+    let plan = plan(args, identities)?;
     let keys: Vec<String> = plan.iter().map(|p| p.key.clone()).collect();
 
     let mut sink = ParquetDatasetSink::open(&args.out, DatasetOptions::default())?;
     let mut state = checkpoint::load(&args.out)?;
-    let (run, resumed) = window(&args, &state, &keys, now)?;
+    let (run, resumed) = window(args, &state, &keys, now)?;
     if resumed && !args.quiet {
         let done = run
             .covered_from
@@ -263,7 +270,7 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
         .map(|_| Arc::new(StreamCounters::new()))
         .collect();
 
-    let progress = Progress::new(&args, &plan, &identities, &run);
+    let progress = Progress::new(args, &plan, identities, &run);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(64);
     let mut tasks = tokio::task::JoinSet::new();
     for (i, stream) in plan.iter().enumerate() {
@@ -304,6 +311,8 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
 
     let ticker = progress.start(counters.clone());
     let mut warnings: BTreeMap<usize, String> = BTreeMap::new();
+    // When each stream finished: a place's rate is over the time it was busy.
+    let mut finished: Vec<Option<Duration>> = vec![None; plan.len()];
     let mut failure: Option<Error> = None;
     let mut interrupted = false;
     loop {
@@ -318,7 +327,10 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
                 };
                 let stream = &plan[i];
                 match result {
-                    Ok(()) => progress.finish(i),
+                    Ok(()) => {
+                        progress.finish(i);
+                        finished[i] = Some(started.elapsed());
+                    }
                     Err(StreamError::RegionNotEnabled(text)) => {
                         progress.finish(i);
                         warnings.entry(stream.place).or_insert_with(|| format!(
@@ -328,7 +340,7 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
                     }
                     Err(StreamError::Stopped) => {}
                     Err(StreamError::Fatal(text) | StreamError::GaveUp(text)) => {
-                        failure.get_or_insert_with(|| Error::Api(fatal_message(stream, &identities, &text)));
+                        failure.get_or_insert_with(|| Error::Api(fatal_message(stream, identities, &text)));
                         tasks.abort_all();
                     }
                 }
@@ -379,6 +391,7 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
                 skipped: skipped.contains(&s.place),
                 counters: &counters[i],
                 place: s.place,
+                busy: finished[i].unwrap_or_else(|| started.elapsed()),
             })
             .collect(),
         &written,
@@ -396,9 +409,9 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
             written.rejected,
             args.out.join("_trailq/rejected.jsonl").display()
         );
-        return Ok(ExitCode::from(EXIT_REJECTED));
+        return Ok((ExitCode::from(EXIT_REJECTED), summary));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((ExitCode::SUCCESS, summary))
 }
 
 /// Identities × Regions × lookup attributes.

@@ -23,6 +23,8 @@ pub struct StreamRow<'a> {
     pub skipped: bool,
     pub counters: &'a StreamCounters,
     pub place: usize,
+    /// From the start of the export to the stream's end.
+    pub busy: Duration,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,8 +50,10 @@ pub struct PlaceSummary {
     pub account: Option<String>,
     pub region: String,
     pub requests: u64,
+    /// Requests over the time the account-Region was busy (until its last stream ended).
     pub requests_per_second: f64,
     pub allowed_per_second: f64,
+    pub busy_seconds: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,14 +95,17 @@ impl Summary {
                 requests: 0,
                 requests_per_second: 0.0,
                 allowed_per_second: allowed,
+                busy_seconds: 0.0,
             });
             p.requests += r.counters.requests();
+            p.busy_seconds = p.busy_seconds.max(r.busy.as_secs_f64());
             if p.account.is_none() {
                 p.account = r.account.clone();
             }
         }
         for p in places.values_mut() {
-            p.requests_per_second = p.requests as f64 / secs;
+            // n requests paced at an interval span n - 1 intervals.
+            p.requests_per_second = p.requests.saturating_sub(1) as f64 / p.busy_seconds.max(0.001);
         }
         Summary {
             dataset: dataset.to_owned(),
@@ -141,13 +148,24 @@ impl Summary {
     pub fn print_table(&self) -> Result<()> {
         let mut out = io::stdout().lock();
         let mut line = |s: String| writeln!(out, "{s}").map_err(Error::Stdout);
+        let width = |f: &dyn Fn(&StreamSummary) -> usize, title: &str| {
+            self.streams
+                .iter()
+                .map(f)
+                .max()
+                .unwrap_or(0)
+                .max(title.len())
+        };
+        let wp = width(&|s| s.profile.len(), "profile");
+        let wr = width(&|s| s.region.len(), "region");
+        let wl = width(&|s| s.lookup.len(), "lookup");
         line(format!(
-            "{:<14} {:<13} {:<15} {:<40} {:>8} {:>6} {:>7} {:>9}",
+            "{:<wp$} {:<12} {:<wr$} {:<wl$} {:>8} {:>6} {:>7} {:>9}",
             "profile", "account", "region", "lookup", "events", "pages", "retries", "throttles"
         ))?;
         for s in &self.streams {
             line(format!(
-                "{:<14} {:<13} {:<15} {:<40} {:>8} {:>6} {:>7} {:>9}{}",
+                "{:<wp$} {:<12} {:<wr$} {:<wl$} {:>8} {:>6} {:>7} {:>9}{}",
                 s.profile,
                 s.account.as_deref().unwrap_or("-"),
                 s.region,
@@ -166,11 +184,12 @@ impl Summary {
         line(String::new())?;
         for p in &self.places {
             line(format!(
-                "{} {} {}: {} requests, {:.2}/s of the {}/s allowed",
+                "{} {} {}: {} requests in {:.1} s, {:.2}/s of the {}/s allowed",
                 p.profile,
                 p.account.as_deref().unwrap_or("-"),
                 p.region,
                 p.requests,
+                p.busy_seconds,
                 p.requests_per_second,
                 p.allowed_per_second
             ))?;
