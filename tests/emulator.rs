@@ -974,3 +974,69 @@ fn the_emulator_command_serves_until_stopped_and_writes_its_ground_truth() {
             .all(|l| l["eventId"].is_string() && l["account"].is_string())
     );
 }
+
+#[test]
+fn a_query_that_runs_too_long_times_out() {
+    let mut cfg = config(Limits::OFF, "");
+    cfg.lake.timeout = Duration::from_millis(100);
+    let emulator = Emulator::spawn(cfg).unwrap();
+    let eds = emulator.event_data_stores()[0].id.clone();
+    let rt = runtime();
+    let client = client(&emulator, KEY1, "us-east-1");
+    // Every pair of events: billions of rows, far more than 100 ms of work.
+    let (id, status, _) = rt.block_on(run_query(
+        &client,
+        &format!("SELECT count(*) FROM {eds} a CROSS JOIN {eds} b WHERE a.eventID <> b.eventID"),
+    ));
+    assert_eq!(status, QueryStatus::TimedOut);
+    let d = rt
+        .block_on(client.describe_query().query_id(&id).send())
+        .unwrap();
+    assert!(
+        d.error_message().unwrap().contains("timed out"),
+        "{:?}",
+        d.error_message()
+    );
+}
+
+#[test]
+fn the_emulator_serves_records_loaded_from_files() {
+    let files = vec![crate::util::corpus().join("trail_files")];
+    // What the files hold, read the way the emulator reads them.
+    let (store, report) = trailq::emulator::store::EventStore::load(&files).unwrap();
+    assert!(
+        store.len() > 50,
+        "{} events loaded: {:?}",
+        store.len(),
+        report.problems
+    );
+    let truth = store.ground_truth();
+    let newest = truth.iter().max_by_key(|e| e.event_time_micros).unwrap();
+    let emulator = Emulator::spawn(EmulatorConfig {
+        data: DataSource::Files(files),
+        default_account: Some(newest.account.clone()),
+        limits: Limits::OFF,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    assert_eq!(emulator.event_count(), store.len());
+    // The clock starts just after the newest record, so Event history reaches it.
+    let rt = runtime();
+    let attr = LookupAttribute::builder()
+        .attribute_key(LookupAttributeKey::EventId)
+        .attribute_value(&newest.event_id)
+        .build()
+        .unwrap();
+    let found = rt
+        .block_on(
+            client(&emulator, "AKIAANYKEY", &newest.region)
+                .lookup_events()
+                .lookup_attributes(attr)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(found.events().len(), 1);
+    let record: Value =
+        serde_json::from_str(found.events()[0].cloud_trail_event().unwrap()).unwrap();
+    assert_eq!(record["eventID"].as_str(), Some(newest.event_id.as_str()));
+}
