@@ -4,8 +4,13 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    convert::ConvertArgs, demo::DemoArgs, emulator::EmulatorArgs, export::ExportArgs,
+    convert::ConvertArgs,
+    demo::DemoArgs,
+    emulator::EmulatorArgs,
+    export::ExportArgs,
+    query::QueryArgs,
     schema::SchemaArgs,
+    stores::{HistoryArgs, StoresArgs},
 };
 
 /// Get AWS CloudTrail events — Amazon Inspector's first — into typed, partitioned, lossless
@@ -35,6 +40,12 @@ pub enum Command {
     /// Run the CloudTrail emulator: CloudTrail's API on loopback with 90 days of realistic
     /// Inspector activity, CloudTrail's limits and injectable faults
     Emulator(Box<EmulatorArgs>),
+    /// Run a CloudTrail Lake query: start it, wait, page the results, write them typed
+    Query(Box<QueryArgs>),
+    /// List CloudTrail Lake event data stores (ID, name, status, retention)
+    Stores(StoresArgs),
+    /// List recent CloudTrail Lake queries of an event data store
+    History(HistoryArgs),
     /// Print the event schema, or the DDL that opens a dataset in DuckDB or Athena
     Schema(SchemaArgs),
 }

@@ -17,6 +17,7 @@ pub mod emulator;
 pub mod error;
 pub mod json;
 pub mod pace;
+pub mod params;
 pub mod record;
 pub mod schema;
 pub mod sink;

@@ -7,4 +7,5 @@ mod util;
 mod convert;
 mod emulator;
 mod export;
+mod query;
 mod schema_ddl;

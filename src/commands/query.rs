@@ -1,0 +1,385 @@
+//! `trailq query`: a CloudTrail Lake query from start to typed output in one command, and the
+//! Lake connection options `stores` and `history` share.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudtrail::Client;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::aws::{self, AwsError};
+use crate::error::{Error, Result};
+use crate::params::{self, Value};
+use crate::sink::results::{Format, Spool, write};
+use crate::source::lake::{self, Described, LakeError};
+use crate::time::parse_timestamp_micros;
+
+/// Lake's documented price per GB scanned (us-east-1); other Regions and discounts differ.
+const PRICE_PER_GB: f64 = 0.005;
+
+/// Where Lake is: the AWS identity, Region and endpoint.
+#[derive(Debug, Clone, Args)]
+pub struct LakeArgs {
+    /// AWS profile [default: the standard chain]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Region of the event data store [default: the configured Region]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// CloudTrail endpoint (the trailq emulator…) [default: AWS_ENDPOINT_URL or AWS]
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl LakeArgs {
+    pub async fn client(&self) -> Result<Client> {
+        let identity = aws::load(self.profile.as_deref(), self.endpoint_url.as_deref()).await?;
+        let region = match self.region.clone().or_else(|| identity.region()) {
+            Some(r) => r,
+            None => {
+                return Err(AwsError::NoRegion {
+                    who: identity.label().to_owned(),
+                }
+                .into());
+            }
+        };
+        Ok(identity.client(&region))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL (Lake's dialect); `{{eds}}` is the event data store, `{{name}}` any --param
+    #[arg(long, value_name = "SQL", conflicts_with_all = ["file", "query_id"], required_unless_present_any = ["file", "query_id"])]
+    pub sql: Option<String>,
+    /// Read the SQL from a file
+    #[arg(long, value_name = "FILE", conflicts_with = "query_id")]
+    pub file: Option<PathBuf>,
+    /// Fetch the results of an earlier query again (Lake keeps them 7 days) without re-running it
+    #[arg(long, value_name = "ID")]
+    pub query_id: Option<String>,
+    /// A parameter value: `start=2026-11-01T00:00:00Z`, `end=…` (times), anything else is text
+    /// (quoted for you); repeatable
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub param: Vec<(String, String)>,
+    /// The event data store for `{{eds}}`: ID, ARN or name (`trailq stores` lists them)
+    #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
+    pub eds: Option<String>,
+    /// Output format [default: table on a terminal, csv otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the results to this file (required for parquet); it appears whole
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Price per GB scanned for the cost estimate (USD)
+    #[arg(long, default_value_t = PRICE_PER_GB, value_name = "USD")]
+    pub price_per_gb: f64,
+    /// Print a JSON summary (query ID, status, rows, events and bytes scanned, cost) on standard
+    /// output; the results need --out then
+    #[arg(long, requires = "out")]
+    pub json: bool,
+    /// No spinner, progress bar or statistics
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+}
+
+fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QuerySummary {
+    query_id: String,
+    status: String,
+    rows: u64,
+    events_matched: i64,
+    events_scanned: i64,
+    bytes_scanned: i64,
+    estimated_cost_usd: f64,
+    price_per_gb_usd: f64,
+    execution_millis: i64,
+    output: Option<PathBuf>,
+}
+
+pub fn run(args: QueryArgs) -> Result<ExitCode> {
+    let format = match args.format {
+        Some(Format::Parquet) if args.out.is_none() => {
+            return Err(Error::Usage(
+                "--format parquet writes a file: add --out FILE.parquet".into(),
+            ));
+        }
+        Some(f) => f,
+        None if args.out.is_none() && std::io::stdout().is_terminal() => Format::Table,
+        None => Format::Csv,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(query(args, format))
+}
+
+async fn query(args: QueryArgs, format: Format) -> Result<ExitCode> {
+    let client = args.lake.client().await?;
+    let spinner = spinner(args.quiet);
+    let started = Instant::now();
+    let (id, described) = match &args.query_id {
+        Some(id) => {
+            let d = lake::wait(&client, id, |d| status(&spinner, d, started))
+                .await
+                .map_err(lake_error)?;
+            (id.clone(), d)
+        }
+        None => {
+            let statement = statement(&args, &client).await?;
+            let id = lake::start(&client, &statement, |waited| {
+                spinner.set_message(format!(
+                    "10 queries already queued or running; waiting for a slot ({} s)",
+                    waited.as_secs()
+                ))
+            })
+            .await
+            .map_err(lake_error)?;
+            spinner.set_message(format!("query {id} QUEUED"));
+            let waited = tokio::select! {
+                d = lake::wait(&client, &id, |d| status(&spinner, d, started)) => Some(d),
+                _ = tokio::signal::ctrl_c() => None,
+            };
+            match waited {
+                Some(d) => (id, d.map_err(lake_error)?),
+                None => {
+                    spinner.finish_and_clear();
+                    lake::cancel(&client, &id).await.map_err(lake_error)?;
+                    eprintln!("cancelled query {id}");
+                    return Err(Error::Interrupted);
+                }
+            }
+        }
+    };
+    if described.status != "FINISHED" {
+        spinner.finish_and_clear();
+        let statement = described.statement.as_deref().unwrap_or_default();
+        return Err(Error::Api(format!(
+            "query {id} ended {}: {}\n{}",
+            described.status,
+            described
+                .error_message
+                .as_deref()
+                .unwrap_or("(Lake gave no message)"),
+            show_position(statement, described.error_message.as_deref())
+        )));
+    }
+
+    spinner.set_message(format!("query {id} FINISHED; fetching results"));
+    let mut spool = Spool::new().map_err(results_error)?;
+    let bar = spinner;
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} rows {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let paging = lake::pages(&client, &id, |page| {
+        if let Some(total) = page.total_rows {
+            bar.set_length(total.max(0) as u64);
+        }
+        bar.inc(page.rows.len() as u64);
+        spool.add(page).map_err(|e| LakeError::Api {
+            operation: "GetQueryResults",
+            text: e.to_string(),
+        })
+    });
+    tokio::select! {
+        paged = paging => paged.map_err(lake_error)?,
+        _ = tokio::signal::ctrl_c() => {
+            bar.finish_and_clear();
+            eprintln!("stopped; the results of query {id} stay available for 7 days: trailq query --query-id {id}");
+            return Err(Error::Interrupted);
+        }
+    }
+    bar.finish_and_clear();
+    // Lake names no columns when there are no rows: take them from the statement.
+    let names = described.statement.as_deref().and_then(|sql| {
+        crate::sql::dialect::prepare(sql, |name| Some(name.to_owned()))
+            .ok()?
+            .column_names
+    });
+    let typed = spool.finish(names).map_err(results_error)?;
+    write(&typed, format, args.out.as_deref()).map_err(results_error)?;
+
+    let cost = described.bytes_scanned.max(0) as f64 / 1e9 * args.price_per_gb;
+    if !args.quiet {
+        for column in &typed.hints {
+            eprintln!(
+                "note: column `{column}` holds Lake's {{key=value, …}} text of a struct or map, kept as a string: select its leaf fields (userIdentity.arn, element_at(requestParameters, 'key')) or eventJson"
+            );
+        }
+        eprintln!(
+            "{} rows; {} events scanned, {} bytes scanned (≈ ${cost:.4} at ${}/GB); query {id}",
+            typed.rows, described.events_scanned, described.bytes_scanned, args.price_per_gb
+        );
+    }
+    if args.json {
+        let summary = QuerySummary {
+            query_id: id,
+            status: described.status.clone(),
+            rows: typed.rows,
+            events_matched: described.events_matched,
+            events_scanned: described.events_scanned,
+            bytes_scanned: described.bytes_scanned,
+            estimated_cost_usd: cost,
+            price_per_gb_usd: args.price_per_gb,
+            execution_millis: described.execution_millis,
+            output: args.out.clone(),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("serializes")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The SQL with its parameters filled in.
+async fn statement(args: &QueryArgs, client: &Client) -> Result<String> {
+    let sql = match (&args.sql, &args.file) {
+        (Some(sql), _) => sql.clone(),
+        (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read the SQL file `{}`: {e}",
+                file.display()
+            ))
+        })?,
+        (None, None) => unreachable!("clap requires --sql, --file or --query-id"),
+    };
+    let used = params::names(&sql).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut values = BTreeMap::new();
+    for (name, value) in &args.param {
+        if !used.contains(name) {
+            return Err(Error::Usage(format!(
+                "--param {name}: the SQL has no {{{{{name}}}}} (it uses: {})",
+                if used.is_empty() {
+                    "none".to_owned()
+                } else {
+                    used.join(", ")
+                }
+            )));
+        }
+        let v = match name.as_str() {
+            "eds" => params::identifier(name, value),
+            "start" | "end" => parse_timestamp_micros(value)
+                .map(Value::Timestamp)
+                .ok_or_else(|| params::ParamError::Invalid {
+                    name: name.clone(),
+                    value: value.clone(),
+                    what: "time (like 2026-11-01T00:00:00Z)",
+                }),
+            _ => Ok(Value::Text(value.clone())),
+        }
+        .map_err(|e| Error::Usage(e.to_string()))?;
+        values.insert(name.clone(), v);
+    }
+    if used.iter().any(|n| n == "eds") && !values.contains_key("eds") {
+        let Some(eds) = &args.eds else {
+            return Err(Error::Usage(
+                "the SQL uses {{eds}}: pass --eds ID (or set TRAILQ_EDS); `trailq stores` lists event data stores".into(),
+            ));
+        };
+        let id = resolve_eds(client, eds).await?;
+        values.insert(
+            "eds".into(),
+            params::identifier("eds", &id).map_err(|e| Error::Usage(e.to_string()))?,
+        );
+    }
+    params::fill(&sql, &values).map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// An event data store ID from an ID, an ARN or a name.
+pub async fn resolve_eds(client: &Client, eds: &str) -> Result<String> {
+    if eds.starts_with("arn:") {
+        return Ok(lake::store_id(eds).to_owned());
+    }
+    let stores = lake::stores(client).await.map_err(lake_error)?;
+    if let Some(s) = stores.iter().find(|s| s.id == eds || s.name == eds) {
+        return Ok(s.id.clone());
+    }
+    // An ID of a store this identity cannot list (another account's) is still an ID.
+    if params::identifier("eds", eds).is_ok() && eds.contains('-') {
+        return Ok(eds.to_owned());
+    }
+    Err(Error::Usage(format!(
+        "no event data store is named `{eds}`; `trailq stores` lists them ({})",
+        stores
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+fn spinner(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn status(spinner: &ProgressBar, d: &Described, started: Instant) {
+    spinner.set_message(format!(
+        "{} after {:.1} s",
+        d.status,
+        started.elapsed().as_secs_f64()
+    ));
+}
+
+/// The statement, with a caret under the position Lake's message names (`line 1:8`).
+fn show_position(statement: &str, message: Option<&str>) -> String {
+    let position = message.and_then(|m| {
+        let rest = m.split("line ").nth(1)?;
+        let (line, rest) = rest.split_once(':')?;
+        let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some((line.parse::<usize>().ok()?, column.parse::<usize>().ok()?))
+    });
+    let mut out = String::new();
+    for (i, line) in statement.lines().enumerate() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+        if let Some((l, c)) = position
+            && l == i + 1
+        {
+            out.push_str(&format!("  {}^\n", " ".repeat(c.saturating_sub(1))));
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+pub fn lake_error(e: LakeError) -> Error {
+    Error::Api(e.to_string())
+}
+
+fn results_error(e: crate::sink::results::ResultsError) -> Error {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    Error::Api(text)
+}
