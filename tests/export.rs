@@ -535,3 +535,50 @@ fn the_demo_exports_three_accounts_and_points_at_the_planted_activity() {
         .collect();
     assert_eq!(accounts.len(), 3);
 }
+
+#[test]
+fn via_lake_exports_the_same_events_into_the_same_dataset() {
+    let now = real_now();
+    let emulator = emulator(now, "");
+    let home = tempfile::tempdir().unwrap();
+    aws_config(home.path());
+    let out = home.path().join("events");
+    let eds = emulator.event_data_stores()[0].arn.clone();
+    let (start, end) = (now - 60 * DAY, now);
+    let o = export(
+        &emulator,
+        home.path(),
+        &[
+            "--via",
+            "lake",
+            "--eds",
+            &eds,
+            "--profile",
+            "one",
+            "--out",
+            out.to_str().unwrap(),
+            "--start",
+            &format_micros(start),
+            "--end",
+            &format_micros(end),
+            "--slice",
+            "30d",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // An organization store: every account and Region, Inspector's three sources.
+    let truth = emulator.ground_truth();
+    let expected = inspector_truth(&truth, start, end);
+    assert_same(&exported_ids(&out), &expected, &truth);
+    assert_eq!(summary["eventsWritten"], expected.len());
+    // The rows are the event schema, as from Event history: DuckDB sees the same columns.
+    let rows = crate::util::duckdb(&format!(
+        "SELECT count(*) AS n, count(DISTINCT recipientAccountId) AS accounts, min(eventTime) >= TIMESTAMPTZ '{}' AS in_window FROM {}",
+        format_micros(start),
+        crate::util::dataset_sql(&out)
+    ));
+    assert_eq!(rows[0]["accounts"], 2);
+    assert_eq!(rows[0]["in_window"], true);
+}

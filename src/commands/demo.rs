@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::aws;
-use crate::commands::export::{ExportArgs, export_with};
+use crate::commands::export::{ExportArgs, Via, export_with};
 use crate::emulator::generate::GeneratorConfig;
 use crate::emulator::limits::Limits;
 use crate::emulator::server::KeyAccess;
@@ -88,6 +88,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         all_regions: false,
         profile: Vec::new(),
         endpoint_url: Some(url.clone()),
+        via: Via::Lookup,
+        eds: None,
         slice: Duration::from_secs(86_400),
         rate: 2.0,
         quiet: args.quiet,

@@ -10,6 +10,7 @@
 //! checkpoint: running the same command again continues the same export.
 
 mod report;
+mod via_lake;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -127,6 +128,13 @@ pub struct ExportArgs {
     /// CloudTrail endpoint (the trailq emulator, a VPC endpoint) [default: AWS_ENDPOINT_URL or AWS]
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Where to read events: Event history (`lookup`, LookupEvents), or a CloudTrail Lake event
+    /// data store (`lake`, needs --eds): the same events, typed the same way
+    #[arg(long, value_enum, default_value = "lookup")]
+    pub via: Via,
+    /// The Lake event data store for `--via lake`: ID, ARN or name
+    #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
+    pub eds: Option<String>,
     /// Checkpoint granularity: each finished slice of a stream lands in the dataset at once
     #[arg(long, default_value = "1d", value_name = "DURATION", value_parser = parse_span)]
     pub slice: Duration,
@@ -182,6 +190,12 @@ fn parse_lookup(s: &str) -> std::result::Result<(String, String), String> {
     Ok(((*key).to_owned(), value.to_owned()))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Via {
+    Lookup,
+    Lake,
+}
+
 /// One stream of the plan.
 struct Planned {
     key: String,
@@ -226,6 +240,9 @@ pub async fn export_with(
     args: &ExportArgs,
     identities: &[Identity],
 ) -> Result<(ExitCode, Summary)> {
+    if args.via == Via::Lake {
+        return via_lake::export(args, &identities[0]).await;
+    }
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_micros();
     let now = now - now.rem_euclid(1_000_000);

@@ -182,7 +182,12 @@ impl Summary {
             ))?;
         }
         line(String::new())?;
-        for p in &self.places {
+        // Lake has no request ceiling to compare with (NaN allowed).
+        for p in self
+            .places
+            .iter()
+            .filter(|p| !p.allowed_per_second.is_nan())
+        {
             line(format!(
                 "{} {} {}: {} requests in {:.1} s, {:.2}/s of the {}/s allowed",
                 p.profile,
