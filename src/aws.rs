@@ -60,17 +60,22 @@ pub enum AwsError {
     NoRegion { who: String },
 }
 
-/// Loads an identity's configuration and checks it has credentials, so that a missing login is
-/// one clear line before anything starts.
-pub async fn load(profile: Option<&str>, endpoint_url: Option<&str>) -> Result<Identity, AwsError> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+/// The standard configuration chain with our retry (none: see the module doc) and timeouts.
+fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .build(),
-        );
+        )
+}
+
+/// Loads an identity's configuration and checks it has credentials, so that a missing login is
+/// one clear line before anything starts.
+pub async fn load(profile: Option<&str>, endpoint_url: Option<&str>) -> Result<Identity, AwsError> {
+    let mut loader = loader();
     if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
@@ -110,14 +115,7 @@ pub async fn static_identity(
     region: &str,
     endpoint_url: &str,
 ) -> Identity {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::disabled())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .build(),
-        )
+    let config = loader()
         .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
             access_key,
             "demo",

@@ -70,7 +70,8 @@ pub struct QueryArgs {
     /// The event data store for `{{eds}}`: ID, ARN or name (`trailq stores` lists them)
     #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
     pub eds: Option<String>,
-    /// Output format [default: table on a terminal, csv otherwise]
+    /// Output format [default: from --out's extension (.parquet, .json, .jsonl, else csv); table
+    /// on a terminal, csv otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Write the results to this file (required for parquet); it appears whole
@@ -120,8 +121,15 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
             ));
         }
         Some(f) => f,
-        None if args.out.is_none() && std::io::stdout().is_terminal() => Format::Table,
-        None => Format::Csv,
+        None => match args.out.as_ref().and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            // The file's extension says what it is.
+            Some("parquet") => Format::Parquet,
+            Some("json") => Format::Json,
+            Some("jsonl" | "ndjson") => Format::Jsonl,
+            Some(_) => Format::Csv,
+            None if args.out.is_none() && std::io::stdout().is_terminal() => Format::Table,
+            None => Format::Csv,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -13,20 +13,11 @@ use serde_json::{Value, json};
 
 use crate::emulator::server::{ApiError, Caller, State};
 use crate::emulator::store::StoredEvent;
+use crate::source::lookup_events::LOOKUP_KEYS;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Event history reaches back 90 days.
 pub const REACH_DAYS: i64 = 90;
-const KEYS: [&str; 8] = [
-    "EventId",
-    "EventName",
-    "ReadOnly",
-    "Username",
-    "ResourceType",
-    "ResourceName",
-    "EventSource",
-    "AccessKeyId",
-];
 /// The keys an `EventCategory=insight` lookup accepts.
 const INSIGHT_KEYS: [&str; 3] = ["EventId", "EventName", "EventSource"];
 
@@ -137,12 +128,12 @@ pub fn lookup_events(state: &State, caller: &Caller, body: &Value) -> Result<Val
 
 fn validate_attribute(a: &Attribute, insight: bool) -> Result<(&'static str, &str), ApiError> {
     let key = a.attribute_key.as_deref().unwrap_or_default();
-    let Some(key) = KEYS.iter().copied().find(|k| *k == key) else {
+    let Some(key) = LOOKUP_KEYS.iter().copied().find(|k| *k == key) else {
         return Err(invalid(
             "InvalidLookupAttributesException",
             format!(
                 "`{key}` is not a lookup attribute key: use one of {}",
-                KEYS.join(", ")
+                LOOKUP_KEYS.join(", ")
             ),
         ));
     };

@@ -24,6 +24,18 @@ use aws_sdk_cloudtrail::types::LookupAttribute;
 use crate::aws::{Failure, classify};
 use crate::pace::Pacer;
 
+/// The attributes LookupEvents can look events up by (one at a time) [reference §1].
+pub const LOOKUP_KEYS: [&str; 8] = [
+    "EventId",
+    "EventName",
+    "ReadOnly",
+    "Username",
+    "ResourceType",
+    "ResourceName",
+    "EventSource",
+    "AccessKeyId",
+];
+
 /// Attempts for one page before giving up on transient errors, and on throttles.
 const MAX_TRANSIENT_ATTEMPTS: u32 = 8;
 const MAX_THROTTLED_ATTEMPTS: u32 = 30;

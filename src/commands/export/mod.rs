@@ -29,7 +29,7 @@ use crate::emulator::generate::INSPECTOR_SOURCES;
 use crate::error::{EXIT_REJECTED, Error, Result};
 use crate::pace::Pacer;
 use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
-use crate::source::lookup_events::{Chunk, Stream, StreamCounters, StreamError};
+use crate::source::lookup_events::{Chunk, LOOKUP_KEYS, Stream, StreamCounters, StreamError};
 use crate::time::{format_micros, parse_duration, parse_timestamp_micros};
 
 pub use report::Summary;
@@ -160,17 +160,6 @@ fn parse_span(s: &str) -> std::result::Result<Duration, String> {
         _ => Err(format!("`{s}` is not a duration like 1d, 12h or 30m")),
     }
 }
-
-const LOOKUP_KEYS: [&str; 8] = [
-    "EventId",
-    "EventName",
-    "ReadOnly",
-    "Username",
-    "ResourceType",
-    "ResourceName",
-    "EventSource",
-    "AccessKeyId",
-];
 
 fn parse_lookup(s: &str) -> std::result::Result<(String, String), String> {
     let err = || {
@@ -415,6 +404,15 @@ pub async fn export_with(
         args.rate,
         started.elapsed(),
     );
+    report(args, summary, &written)
+}
+
+/// Prints the summary as asked and gives the exit status.
+fn report(
+    args: &ExportArgs,
+    summary: Summary,
+    written: &writer::Written,
+) -> Result<(ExitCode, Summary)> {
     if args.json {
         summary.print_json()?;
     } else if !args.quiet {

@@ -19,7 +19,7 @@ use crate::aws::{AwsError, Identity};
 use crate::checkpoint;
 use crate::commands::query::{lake_error, resolve_eds};
 use crate::emulator::generate::INSPECTOR_SOURCES;
-use crate::error::{EXIT_REJECTED, Error, Result};
+use crate::error::{Error, Result};
 use crate::params::{self, Value};
 use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
 use crate::source::lake;
@@ -227,13 +227,5 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
         f64::NAN,
         started.elapsed(),
     );
-    if args.json {
-        summary.print_json()?;
-    } else if !args.quiet {
-        summary.print_table()?;
-    }
-    if written.rejected > 0 {
-        return Ok((ExitCode::from(EXIT_REJECTED), summary));
-    }
-    Ok((ExitCode::SUCCESS, summary))
+    super::report(args, summary, &written)
 }
