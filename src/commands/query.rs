@@ -121,7 +121,12 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
             ));
         }
         Some(f) => f,
-        None => match args.out.as_ref().and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+        None => match args
+            .out
+            .as_ref()
+            .and_then(|p| p.extension())
+            .and_then(|e| e.to_str())
+        {
             // The file's extension says what it is.
             Some("parquet") => Format::Parquet,
             Some("json") => Format::Json,
