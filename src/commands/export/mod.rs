@@ -129,7 +129,8 @@ pub struct ExportArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Where to read events: Event history (`lookup`, LookupEvents), or a CloudTrail Lake event
-    /// data store (`lake`, needs --eds): the same events, typed the same way
+    /// data store (`lake`, needs --eds): the same events, typed the same way. With `lake`, the
+    /// store is queried in the profile's Region and --region filters on awsRegion
     #[arg(long, value_enum, default_value = "lookup")]
     pub via: Via,
     /// The Lake event data store for `--via lake`: ID, ARN or name
@@ -230,6 +231,11 @@ pub async fn export_with(
     identities: &[Identity],
 ) -> Result<(ExitCode, Summary)> {
     if args.via == Via::Lake {
+        if identities.len() > 1 {
+            return Err(Error::Usage(
+                "--via lake queries one event data store as one identity: pass one --profile (an organization store holds every account)".into(),
+            ));
+        }
         return via_lake::export(args, &identities[0]).await;
     }
     let started = Instant::now();
