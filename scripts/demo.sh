@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
-cargo build --release --bin trailq
+# The debug build: the demo waits on the API's 2 requests/s, not on the CPU (BENCHMARKS.md, Build).
+cargo build --bin trailq
 out=${1:-trailq-demo/inspector-events}
-target/release/trailq demo --out "$out"
+target/debug/trailq demo --out "$out"
 echo
 echo "Who created suppression filters (findings hidden), and who turned Inspector off:"
 .venv/bin/duckdb -c "

@@ -10,10 +10,11 @@
 //!   copy of a text in a run is a duplicate only if the partition already holds n copies of it,
 //!   so a re-run adds nothing;
 //! - rows are sorted by `eventTime` within a file. Rows are buffered per partition; when memory
-//!   runs short a buffer is sorted and spilled (`spill.rs`). At the end each partition's spills,
-//!   buffer and existing small files are merged into Parquet once, rolled by size
-//!   (`partition_writer.rs`). Replacing small files is journaled so a crash never leaves rows
-//!   twice;
+//!   runs short a buffer is sorted and spilled (`spill.rs`). At each commit (the end of a run, or
+//!   an export's finished slice) each partition's spills, buffer and existing small files are
+//!   merged into Parquet once, rolled by size (`partition_writer.rs`). Replacing small files is
+//!   journaled, with the number after which the merge's own files start, so a crash never leaves
+//!   rows twice nor takes a run's earlier files with it;
 //! - partition paths are built only from a parsed time, never from record text;
 //! - one writer at a time: `_trailq/lock` is held (an OS lock, released even on kill -9).
 

@@ -1,6 +1,7 @@
 //! Spilled runs: a partition's rows, sorted by `eventTime`, parked as an LZ4-compressed Arrow IPC
-//! file under `<out>/_trailq/spill/<run>/` when memory runs short. The end of the run merges them
-//! into Parquet, so every row is encoded to Parquet once, however the input was ordered.
+//! file under `<out>/_trailq/spill/<run>/` when memory runs short. The next commit (the end of a
+//! convert run, or an export's finished slice) merges them into Parquet, so every row is encoded to
+//! Parquet once, however the input was ordered.
 //! Runs are private to their run: a crashed run's leftovers are deleted by the next one.
 
 use std::fs::{self, File};

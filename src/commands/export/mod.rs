@@ -264,17 +264,9 @@ pub async fn export_with(
     state.current = Some(run.clone());
     checkpoint::save(&args.out, &state)?;
 
-    // One pacer per (identity, Region).
-    let places: Vec<(usize, String)> = {
-        let mut p: Vec<(usize, String)> = plan
-            .iter()
-            .map(|s| (s.identity, s.region.clone()))
-            .collect();
-        p.dedup();
-        p
-    };
-    let pacers: Vec<Arc<Pacer>> = places
-        .iter()
+    // One pacer per (identity, Region): `plan` numbers them from 0.
+    let places = plan.last().map_or(0, |s| s.place + 1);
+    let pacers: Vec<Arc<Pacer>> = (0..places)
         .map(|_| Arc::new(Pacer::new(args.rate)))
         .collect();
     let counters: Vec<Arc<StreamCounters>> = plan
@@ -437,7 +429,7 @@ fn report(
 
 /// Identities × Regions × lookup attributes.
 fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Planned>> {
-    let attributes: Vec<(String, String)> = match &args.lookup {
+    let mut attributes: Vec<(String, String)> = match &args.lookup {
         Some(kv) => vec![kv.clone()],
         None if args.event_sources.is_empty() => INSPECTOR_SOURCES
             .iter()
@@ -449,10 +441,11 @@ fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Planned>> {
             .map(|s| ("EventSource".to_owned(), s.clone()))
             .collect(),
     };
+    dedup(&mut attributes);
     let mut plan = Vec::new();
     let mut place = 0;
     for (i, identity) in identities.iter().enumerate() {
-        let regions: Vec<String> = if args.all_regions {
+        let mut regions: Vec<String> = if args.all_regions {
             ALL_REGIONS.iter().map(|r| (*r).to_owned()).collect()
         } else if !args.region.is_empty() {
             args.region.clone()
@@ -464,6 +457,7 @@ fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Planned>> {
                 },
             })?]
         };
+        dedup(&mut regions);
         for region in regions {
             for (key, value) in &attributes {
                 let attribute = LookupAttribute::builder()
@@ -483,6 +477,17 @@ fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Planned>> {
         }
     }
     Ok(plan)
+}
+
+/// Removes repeats, keeping the first of each (`--region x --region x` is one stream).
+fn dedup<T: PartialEq + Clone>(items: &mut Vec<T>) {
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    *items = kept;
 }
 
 /// The export's window: the unfinished export's (resumed), or a new one fixed now.
