@@ -94,13 +94,10 @@ pub async fn load(profile: Option<&str>, endpoint_url: Option<&str>) -> Result<I
         });
     };
     if let Err(e) = provider.provide_credentials().await {
-        let mut detail = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            detail = format!("{detail}: {s}");
-            source = s.source();
-        }
-        return Err(AwsError::NoCredentials { who, detail });
+        return Err(AwsError::NoCredentials {
+            who,
+            detail: crate::error::chain(&e),
+        });
     }
     Ok(Identity {
         profile: profile.map(str::to_owned),
@@ -131,6 +128,14 @@ pub async fn static_identity(
         profile: Some(label.to_owned()),
         config,
     }
+}
+
+/// Exponential backoff with jitter: up to `base`, 2×`base`, 4×… capped at 10 s, never less than
+/// a quarter of the cap (so retries do spread out).
+pub fn backoff(attempt: u32, base: Duration) -> Duration {
+    let base = base.as_millis() as u64;
+    let cap = base.saturating_mul(1 << attempt.min(6)).min(10_000);
+    Duration::from_millis(fastrand::u64(cap / 4..=cap))
 }
 
 /// What to do about a failed request.
@@ -198,11 +203,5 @@ where
             None => code.to_owned(),
         };
     }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
+    crate::error::chain(error)
 }

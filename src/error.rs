@@ -54,6 +54,17 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// An error and its causes on one line: `a: b: c`.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
 /// Exit status of a run that finished with rejected inputs.
 pub const EXIT_REJECTED: u8 = 1;
 /// Exit status of a run that could not be done.

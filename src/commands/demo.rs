@@ -95,12 +95,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         quiet: args.quiet,
         json: false,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let (code, _) = runtime.block_on(async {
+    let (code, _) = crate::commands::runtime()?.block_on(async {
         let mut identities = Vec::new();
         for (key, account) in keys.iter().zip(ACCOUNTS) {
             identities.push(

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::commands::{parse_span, parse_time};
 use crate::emulator::generate::GeneratorConfig;
 use crate::emulator::lake::LakeTiming;
 use crate::emulator::limits::Limits;
 use crate::emulator::server::KeyAccess;
 use crate::emulator::{DataSource, Emulator, EmulatorConfig};
 use crate::error::{Error, Result};
-use crate::time::{format_micros, parse_duration, parse_timestamp_micros};
+use crate::time::format_micros;
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
@@ -90,15 +91,6 @@ pub struct EmulatorArgs {
     /// JSON Lines file, to check an export against
     #[arg(long, value_name = "FILE")]
     pub ground_truth: Option<PathBuf>,
-}
-
-fn parse_time(s: &str) -> std::result::Result<i64, String> {
-    parse_timestamp_micros(s)
-        .ok_or_else(|| format!("`{s}` is not a time like 2026-11-24T12:00:00Z"))
-}
-
-fn parse_span(s: &str) -> std::result::Result<Duration, String> {
-    parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration like 500ms, 2s, 5m or 1h"))
 }
 
 /// A number, or `off` for no limit.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub mod convert;
 pub mod demo;
@@ -12,6 +12,27 @@ pub mod export;
 pub mod query;
 pub mod schema;
 pub mod stores;
+
+/// The async runtime of the AWS-facing commands: two workers, as the machines have two cores.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// `--start`, `--now`…: a time as ISO 8601 (UTC unless it says otherwise), to µs.
+pub fn parse_time(s: &str) -> std::result::Result<i64, String> {
+    crate::time::parse_timestamp_micros(s)
+        .ok_or_else(|| format!("`{s}` is not a time like 2026-11-24T12:00:00Z"))
+}
+
+/// `--last 7d`, `--query-timeout 1h`…: a duration.
+pub fn parse_span(s: &str) -> std::result::Result<std::time::Duration, String> {
+    crate::time::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration like 500ms, 30s, 15m, 12h or 7d"))
+}
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {

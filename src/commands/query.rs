@@ -136,12 +136,7 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
             None => Format::Csv,
         },
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(query(args, format))
+    crate::commands::runtime()?.block_on(query(args, format))
 }
 
 async fn query(args: QueryArgs, format: Format) -> Result<ExitCode> {
@@ -388,11 +383,5 @@ pub fn lake_error(e: LakeError) -> Error {
 }
 
 fn results_error(e: crate::sink::results::ResultsError) -> Error {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    Error::Api(text)
+    Error::Api(crate::error::chain(&e))
 }

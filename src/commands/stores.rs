@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::commands::query::{LakeArgs, lake_error, resolve_eds};
+use crate::commands::runtime;
 use crate::error::{Error, Result};
 use crate::source::lake;
 
@@ -31,13 +32,6 @@ pub struct HistoryArgs {
     pub json: bool,
     #[command(flatten)]
     pub lake: LakeArgs,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
 }
 
 fn print(lines: &[String]) -> Result<()> {

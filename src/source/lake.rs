@@ -13,7 +13,7 @@ use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudtrail::types::QueryStatus;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use crate::aws::{Failure, classify, error_text};
+use crate::aws::{Failure, backoff, classify, error_text};
 
 const MAX_ATTEMPTS: u32 = 8;
 /// How long StartQuery keeps waiting for a free query slot.
@@ -48,7 +48,7 @@ where
             Err(e) => match classify(&e) {
                 Failure::Throttled | Failure::Transient(_) if attempt < MAX_ATTEMPTS => {
                     attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tokio::time::sleep(backoff(attempt, Duration::from_millis(250))).await;
                 }
                 _ => {
                     return Err(LakeError::Api {
@@ -59,11 +59,6 @@ where
             },
         }
     }
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let cap = 250u64.saturating_mul(1 << attempt.min(6)).min(10_000);
-    Duration::from_millis(fastrand::u64(cap / 2..=cap))
 }
 
 /// Starts `statement`, waiting while Lake's 10 query slots are taken. `on_wait` is told each

@@ -21,7 +21,7 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::LookupAttribute;
 
-use crate::aws::{Failure, classify};
+use crate::aws::{Failure, backoff, classify};
 use crate::pace::Pacer;
 
 /// The attributes LookupEvents can look events up by (one at a time) [reference §1].
@@ -155,7 +155,8 @@ impl Stream<'_> {
                                     "{text} ({transient} attempts)"
                                 )));
                             }
-                            tokio::time::sleep(backoff(transient)).await;
+                            tokio::time::sleep(backoff(transient, Duration::from_millis(200)))
+                                .await;
                         }
                         Failure::TokenRejected(text) => {
                             restarts += 1;
@@ -227,10 +228,4 @@ impl Stream<'_> {
             }
         }
     }
-}
-
-/// Exponential backoff with full jitter: 0–200 ms, 0–400 ms, … capped at 10 s.
-fn backoff(attempt: u32) -> Duration {
-    let cap = 200u64.saturating_mul(1 << attempt.min(6)).min(10_000);
-    Duration::from_millis(fastrand::u64(cap / 4..=cap))
 }

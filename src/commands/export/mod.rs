@@ -25,12 +25,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::aws::{self, Identity};
 use crate::checkpoint::{self, Run};
+use crate::commands::{parse_span, parse_time};
 use crate::emulator::generate::INSPECTOR_SOURCES;
 use crate::error::{EXIT_REJECTED, Error, Result};
 use crate::pace::Pacer;
 use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
 use crate::source::lookup_events::{Chunk, LOOKUP_KEYS, Stream, StreamCounters, StreamError};
-use crate::time::{format_micros, parse_duration, parse_timestamp_micros};
+use crate::time::format_micros;
 
 pub use report::Summary;
 use writer::{Filters, write_chunks};
@@ -93,7 +94,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub end: Option<i64>,
     /// The window is the last DURATION (`7d`, `12h`)
-    #[arg(long, value_name = "DURATION", value_parser = parse_span, conflicts_with = "since_last")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_window, conflicts_with = "since_last")]
     pub last: Option<Duration>,
     /// Only what is newer than the last finished export into this dataset
     #[arg(long)]
@@ -137,7 +138,7 @@ pub struct ExportArgs {
     #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
     pub eds: Option<String>,
     /// Checkpoint granularity: each finished slice of a stream lands in the dataset at once
-    #[arg(long, default_value = "1d", value_name = "DURATION", value_parser = parse_span)]
+    #[arg(long, default_value = "1d", value_name = "DURATION", value_parser = parse_window)]
     pub slice: Duration,
     /// LookupEvents requests per second per account and Region (AWS allows 2)
     #[arg(long, default_value_t = 2.0, value_name = "N")]
@@ -150,15 +151,11 @@ pub struct ExportArgs {
     pub json: bool,
 }
 
-fn parse_time(s: &str) -> std::result::Result<i64, String> {
-    parse_timestamp_micros(s)
-        .ok_or_else(|| format!("`{s}` is not a time like 2026-11-24T12:00:00Z"))
-}
-
-fn parse_span(s: &str) -> std::result::Result<Duration, String> {
-    match parse_duration(s) {
-        Some(d) if d >= Duration::from_secs(1) => Ok(d),
-        _ => Err(format!("`{s}` is not a duration like 1d, 12h or 30m")),
+/// A window or slice length: at least a second (CloudTrail times have whole seconds).
+fn parse_window(s: &str) -> std::result::Result<Duration, String> {
+    match parse_span(s)? {
+        d if d >= Duration::from_secs(1) => Ok(d),
+        _ => Err(format!("`{s}` is shorter than a second")),
     }
 }
 
@@ -203,12 +200,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
             args.rate
         )));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(export(args))
+    crate::commands::runtime()?.block_on(export(args))
 }
 
 async fn export(args: ExportArgs) -> Result<ExitCode> {
