@@ -211,12 +211,7 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode> {
         );
     }
     if let Some(path) = &args.ground_truth {
-        let mut text = String::new();
-        for e in emulator.ground_truth() {
-            text.push_str(&serde_json::to_string(&e).unwrap_or_default());
-            text.push('\n');
-        }
-        std::fs::write(path, text).map_err(|e| {
+        std::fs::write(path, emulator.ground_truth_jsonl()).map_err(|e| {
             Error::Usage(format!(
                 "cannot write the ground truth to `{}`: {e}",
                 path.display()

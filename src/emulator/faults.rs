@@ -3,8 +3,8 @@
 //! A spec is a comma-separated list of `KIND[:ARG]@WHEN[/Operation]`:
 //! - KIND: `throttle[:N]` (a burst of N throttled requests, default 1), `500`, `503`, `reset`
 //!   (the connection drops halfway through the response), `slow:DURATION`, `expired-token`
-//!   (a request carrying a NextToken is told its token expired), `query-fail` (a Lake query ends
-//!   FAILED);
+//!   (a LookupEvents request carrying a NextToken is told its token expired), `query-fail` (a
+//!   Lake query ends FAILED);
 //! - WHEN: a probability (`0.05`), `every:N` (each Nth matching request), or `N-M` (the Nth to
 //!   Mth matching requests, from 1);
 //! - `/Operation` limits the rule to one operation (`/LookupEvents`).
@@ -120,7 +120,8 @@ impl Faults {
                 continue;
             }
             let applies = match rule.kind {
-                FaultKind::ExpiredToken => has_token,
+                // Only LookupEvents' tokens carry an issue time that can expire.
+                FaultKind::ExpiredToken => has_token && operation == "LookupEvents",
                 FaultKind::QueryFail => operation == "StartQuery",
                 _ => true,
             };

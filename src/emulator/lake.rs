@@ -10,8 +10,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use serde::Deserialize;
@@ -22,6 +20,7 @@ use crate::emulator::faults::FaultKind;
 use crate::emulator::lake_values::render_batches;
 use crate::emulator::server::{ApiError, Caller, State};
 use crate::emulator::store::EventStore;
+use crate::emulator::tokens::Sealer;
 use crate::sql::dialect::{self, DialectError};
 use crate::sql::lake_context;
 use crate::sql::lowercase::{lowercase_batch, lowercase_schema};
@@ -163,8 +162,8 @@ fn client(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::client(code, message)
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(op: &str, body: &Value) -> Result<T, ApiError> {
-    serde_json::from_value(body.clone()).map_err(|e| ApiError::serialization(format!("{op}: {e}")))
+fn parse<T: for<'de> Deserialize<'de>>(op: &str, body: Value) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|e| ApiError::serialization(format!("{op}: {e}")))
 }
 
 fn query_not_found(id: &str) -> ApiError {
@@ -194,7 +193,7 @@ struct StartQueryRequest {
 pub async fn start_query(
     state: &Arc<State>,
     caller: &Caller,
-    body: &Value,
+    body: Value,
     fault: Option<&FaultKind>,
 ) -> Result<Value, ApiError> {
     let request: StartQueryRequest = parse("StartQuery", body)?;
@@ -362,7 +361,7 @@ fn error_message(q: &Query) -> Option<&str> {
     }
 }
 
-pub fn describe_query(state: &State, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+pub fn describe_query(state: &State, caller: &Caller, body: Value) -> Result<Value, ApiError> {
     let request: QueryIdRequest = parse("DescribeQuery", body)?;
     let scanned = state.store.len();
     let bytes = state.store.json_bytes();
@@ -391,7 +390,7 @@ pub fn describe_query(state: &State, caller: &Caller, body: &Value) -> Result<Va
     })
 }
 
-pub fn get_query_results(state: &State, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+pub fn get_query_results(state: &State, caller: &Caller, body: Value) -> Result<Value, ApiError> {
     let request: QueryIdRequest = parse("GetQueryResults", body)?;
     let page = match request.max_query_results {
         None => MAX_PAGE_ROWS as usize,
@@ -452,7 +451,7 @@ pub fn get_query_results(state: &State, caller: &Caller, body: &Value) -> Result
     })
 }
 
-pub fn cancel_query(state: &State, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+pub fn cancel_query(state: &State, caller: &Caller, body: Value) -> Result<Value, ApiError> {
     let request: QueryIdRequest = parse("CancelQuery", body)?;
     let owner = state.lake.owner.clone();
     with_query(state, caller, request.query_id.as_deref(), |q, status| {
@@ -486,7 +485,7 @@ struct ListQueriesRequest {
     query_status: Option<String>,
 }
 
-pub fn list_queries(state: &State, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+pub fn list_queries(state: &State, caller: &Caller, body: Value) -> Result<Value, ApiError> {
     let request: ListQueriesRequest = parse("ListQueries", body)?;
     let lake = &state.lake;
     let Some(name) = request.event_data_store.as_deref() else {
@@ -562,7 +561,7 @@ pub fn list_queries(state: &State, caller: &Caller, body: &Value) -> Result<Valu
     Ok(out)
 }
 
-pub fn list_event_data_stores(state: &State, body: &Value) -> Result<Value, ApiError> {
+pub fn list_event_data_stores(state: &State, body: Value) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Request {
@@ -587,7 +586,7 @@ pub fn list_event_data_stores(state: &State, body: &Value) -> Result<Value, ApiE
     Ok(json!({ "EventDataStores": stores }))
 }
 
-pub fn get_event_data_store(state: &State, body: &Value) -> Result<Value, ApiError> {
+pub fn get_event_data_store(state: &State, body: Value) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Request {
@@ -629,31 +628,23 @@ pub fn get_event_data_store(state: &State, body: &Value) -> Result<Value, ApiErr
     }))
 }
 
-/// Offset tokens for Lake's paged lists, sealed like LookupEvents' tokens.
-pub fn seal_offset(secret: u64, key: &str, offset: usize) -> String {
-    let body = format!("{key}|{offset}");
-    let seal = xxhash_rust::xxh3::xxh3_64_with_seed(body.as_bytes(), secret);
-    URL_SAFE_NO_PAD.encode(format!("{offset}|{seal:016x}"))
+/// An offset into one of Lake's paged lists, bound to that list (`key`).
+pub fn seal_offset(sealer: &Sealer, key: &str, offset: usize) -> String {
+    sealer.seal(&format!("{key}|{offset}"))
 }
 
-pub fn open_offset(secret: u64, key: &str, token: &str) -> Result<usize, ApiError> {
+pub fn open_offset(sealer: &Sealer, key: &str, token: &str) -> Result<usize, ApiError> {
     let bad = || {
         client(
             "InvalidNextTokenException",
             "NextToken is not valid for this request: pass the token the previous page returned, with the same parameters",
         )
     };
-    let text = URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad)?;
-    let (offset, _) = text.split_once('|').ok_or_else(bad)?;
-    let offset: usize = offset.parse().map_err(|_| bad())?;
-    if seal_offset(secret, key, offset) != token {
-        return Err(bad());
+    let payload = sealer.open(token).ok_or_else(bad)?;
+    match payload.rsplit_once('|') {
+        Some((k, offset)) if k == key => offset.parse().map_err(|_| bad()),
+        _ => Err(bad()),
     }
-    Ok(offset)
 }
 
 /// A store for the emulator's events; its ID is derived from the seed.

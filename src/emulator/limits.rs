@@ -40,14 +40,46 @@ impl Limits {
 
     /// The rate limit that applies to `operation`.
     pub fn per_second(&self, operation: &str) -> Option<u32> {
+        self.per_class(Class::of(operation))
+    }
+
+    fn per_class(&self, class: Class) -> Option<u32> {
+        match class {
+            Class::LookupEvents => self.lookup_events,
+            Class::LakeRead => self.lake_read,
+            Class::LakeWrite => self.lake_write,
+        }
+    }
+}
+
+/// Requests that share a limit: Lake's get, describe and list APIs count together, the others
+/// (StartQuery, CancelQuery) together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Class {
+    LookupEvents,
+    LakeRead,
+    LakeWrite,
+}
+
+impl Class {
+    fn of(operation: &str) -> Class {
         match operation {
-            "LookupEvents" => self.lookup_events,
+            "LookupEvents" => Class::LookupEvents,
             "DescribeQuery"
             | "GetQueryResults"
             | "ListQueries"
             | "ListEventDataStores"
-            | "GetEventDataStore" => self.lake_read,
-            _ => self.lake_write,
+            | "GetEventDataStore" => Class::LakeRead,
+            _ => Class::LakeWrite,
+        }
+    }
+
+    /// The name reports give it.
+    fn name(self) -> &'static str {
+        match self {
+            Class::LookupEvents => "LookupEvents",
+            Class::LakeRead => "LakeRead",
+            Class::LakeWrite => "LakeWrite",
         }
     }
 }
@@ -80,7 +112,7 @@ pub struct RateReport {
     pub max_in_any_second: u64,
 }
 
-type Key = (String, String, String);
+type Key = (String, String, Class);
 
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -107,11 +139,7 @@ impl RateLimiter {
         let now = Instant::now();
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         let log = logs
-            .entry((
-                account.to_owned(),
-                region.to_owned(),
-                operation_class(operation),
-            ))
+            .entry((account.to_owned(), region.to_owned(), Class::of(operation)))
             .or_default();
         while log
             .window
@@ -134,13 +162,9 @@ impl RateLimiter {
     /// Counts an injected fault against the request's class.
     pub fn note_fault(&self, account: &str, region: &str, operation: &str) {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        logs.entry((
-            account.to_owned(),
-            region.to_owned(),
-            operation_class(operation),
-        ))
-        .or_default()
-        .faulted += 1;
+        logs.entry((account.to_owned(), region.to_owned(), Class::of(operation)))
+            .or_default()
+            .faulted += 1;
     }
 
     /// One line per (account, region, rate class) seen so far.
@@ -148,14 +172,14 @@ impl RateLimiter {
         let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<RateReport> = logs
             .iter()
-            .map(|((account, region, operation), log)| RateReport {
+            .map(|((account, region, class), log)| RateReport {
                 account: account.clone(),
                 region: region.clone(),
-                operation: operation.clone(),
+                operation: class.name().to_owned(),
                 accepted: log.accepted.len() as u64,
                 throttled: log.throttled,
                 faulted: log.faulted,
-                limit_per_second: self.limits.per_second(operation),
+                limit_per_second: self.limits.per_class(*class),
                 max_in_any_second: max_in_window(&log.accepted, Duration::from_secs(1)),
             })
             .collect();
@@ -163,19 +187,6 @@ impl RateLimiter {
             (&a.account, &a.region, &a.operation).cmp(&(&b.account, &b.region, &b.operation))
         });
         out
-    }
-}
-
-/// Requests share a log when they share a limit: Lake's read APIs count together.
-fn operation_class(operation: &str) -> String {
-    match operation {
-        "DescribeQuery"
-        | "GetQueryResults"
-        | "ListQueries"
-        | "ListEventDataStores"
-        | "GetEventDataStore" => "LakeRead".to_owned(),
-        "StartQuery" | "CancelQuery" => "LakeWrite".to_owned(),
-        other => other.to_owned(),
     }
 }
 
@@ -217,10 +228,11 @@ mod tests {
         assert!(!limiter.admit("1", "r", "LookupEvents"));
         assert!(limiter.admit("1", "other", "LookupEvents"));
         assert!(limiter.admit("2", "r", "LookupEvents"));
+        assert!(limiter.admit("1", "r", "DescribeQuery"));
         let report = limiter.report();
         let first = report
             .iter()
-            .find(|r| r.account == "1" && r.region == "r")
+            .find(|r| r.account == "1" && r.region == "r" && r.operation == "LookupEvents")
             .unwrap();
         assert_eq!(
             (first.accepted, first.throttled, first.max_in_any_second),

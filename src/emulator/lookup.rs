@@ -6,13 +6,12 @@
 //! however long a client takes between pages, and a hash of the request's parameters, so it
 //! fails with `InvalidNextTokenException` when reused with others.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::emulator::server::{ApiError, Caller, State};
 use crate::emulator::store::StoredEvent;
+use crate::emulator::tokens::Sealer;
 use crate::source::lookup_events::LOOKUP_KEYS;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -43,8 +42,8 @@ fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::client(code, message)
 }
 
-pub fn lookup_events(state: &State, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let request: Request = serde_json::from_value(body.clone())
+pub fn lookup_events(state: &State, caller: &Caller, body: Value) -> Result<Value, ApiError> {
+    let request: Request = serde_json::from_value(body)
         .map_err(|e| ApiError::serialization(format!("LookupEvents: {e}")))?;
     let insight = match request.event_category.as_deref() {
         None => false,
@@ -239,28 +238,30 @@ fn binding(caller: &Caller, request: &Request, insight: bool) -> u64 {
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
-/// Issues and checks NextTokens. Tokens are sealed with a per-emulator secret so that a token
-/// from another run, or an edited one, is refused.
+/// Issues and checks LookupEvents' NextTokens.
 #[derive(Debug)]
 pub struct Tokens {
-    secret: u64,
+    sealer: Sealer,
     /// Tokens older than this are refused as expired; `None`: they never expire.
     pub ttl_micros: Option<i64>,
 }
 
 impl Tokens {
     pub fn new(secret: u64, ttl_micros: Option<i64>) -> Self {
-        Tokens { secret, ttl_micros }
+        Tokens {
+            sealer: Sealer::new(secret),
+            ttl_micros,
+        }
     }
 
-    fn seal(&self, body: &str) -> u64 {
-        xxhash_rust::xxh3::xxh3_64_with_seed(body.as_bytes(), self.secret)
+    /// The seal, for the emulator's other paged lists.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     pub fn issue(&self, binding: u64, time: i64, event_id: &str, now: i64) -> String {
-        let body = format!("1|{binding:016x}|{time}|{now}|{event_id}");
-        let sealed = format!("{body}|{:016x}", self.seal(&body));
-        URL_SAFE_NO_PAD.encode(sealed)
+        self.sealer
+            .seal(&format!("1|{binding:016x}|{time}|{now}|{event_id}"))
     }
 
     /// The cursor in `token`, if it is ours, for these parameters, and not expired.
@@ -271,15 +272,7 @@ impl Tokens {
                 "NextToken is not valid: pass the token from the previous page with the same parameters as the first request",
             )
         };
-        let text = URL_SAFE_NO_PAD
-            .decode(token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(bad)?;
-        let (body, seal) = text.rsplit_once('|').ok_or_else(bad)?;
-        if format!("{:016x}", self.seal(body)) != seal {
-            return Err(bad());
-        }
+        let body = self.sealer.open(token).ok_or_else(bad)?;
         let mut parts = body.splitn(5, '|');
         let (Some("1"), Some(bound), Some(time), Some(issued), Some(id)) = (
             parts.next(),

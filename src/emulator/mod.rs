@@ -20,6 +20,7 @@ pub mod limits;
 pub mod lookup;
 pub mod server;
 pub mod store;
+pub mod tokens;
 pub mod trail_files;
 
 use std::collections::HashSet;
@@ -252,6 +253,11 @@ impl Emulator {
     /// Every event held, per account and region, newest first.
     pub fn ground_truth(&self) -> Vec<GroundTruthEvent> {
         self.state.store.ground_truth()
+    }
+
+    /// The same as JSON Lines.
+    pub fn ground_truth_jsonl(&self) -> String {
+        self.state.store.ground_truth_jsonl()
     }
 
     /// Requests accepted, throttled and faulted per account, region and rate class.

@@ -130,7 +130,6 @@ pub struct State {
     pub faults: Faults,
     pub tokens: Tokens,
     pub access: Access,
-    secret: u64,
     ids: Mutex<Rng>,
 }
 
@@ -154,7 +153,6 @@ impl State {
             faults,
             tokens,
             access,
-            secret: seed ^ 0x7261_696c_715f_7365,
             ids: Mutex::new(Rng::with_seed(seed ^ 0x0071_7565_7279)),
         }
     }
@@ -165,11 +163,11 @@ impl State {
     }
 
     pub fn offset_token(&self, key: &str, offset: usize) -> String {
-        lake::seal_offset(self.secret, key, offset)
+        lake::seal_offset(self.tokens.sealer(), key, offset)
     }
 
     pub fn open_offset_token(&self, token: &str, key: &str) -> Result<usize, ApiError> {
-        lake::open_offset(self.secret, key, token)
+        lake::open_offset(self.tokens.sealer(), key, token)
     }
 }
 
@@ -218,14 +216,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
                 "rates": state.limiter.report(),
             }),
         ),
-        (&Method::GET, "/_trailq/ground-truth") => {
-            let mut text = String::new();
-            for e in state.store.ground_truth() {
-                text.push_str(&serde_json::to_string(&e).unwrap_or_default());
-                text.push('\n');
-            }
-            plain(200, "application/x-ndjson", text)
-        }
+        (&Method::GET, "/_trailq/ground-truth") => plain(
+            200,
+            "application/x-ndjson",
+            state.store.ground_truth_jsonl(),
+        ),
         (&Method::GET, "/") => plain(
             200,
             "text/plain",
@@ -302,22 +297,20 @@ async fn api(
                 message: "Service is unavailable, try again later (injected)".into(),
             });
         }
-        Some(FaultKind::ExpiredToken) if operation == "LookupEvents" => {
-            return Err(lookup::expired());
-        }
+        Some(FaultKind::ExpiredToken) => return Err(lookup::expired()),
         Some(FaultKind::Slow(delay)) => tokio::time::sleep(*delay).await,
         Some(FaultKind::Reset) => reset = true,
         _ => {}
     }
     let value = match operation.as_str() {
-        "LookupEvents" => lookup::lookup_events(state, &caller, &request),
-        "StartQuery" => lake::start_query(state, &caller, &request, fault.as_ref()).await,
-        "DescribeQuery" => lake::describe_query(state, &caller, &request),
-        "GetQueryResults" => lake::get_query_results(state, &caller, &request),
-        "CancelQuery" => lake::cancel_query(state, &caller, &request),
-        "ListQueries" => lake::list_queries(state, &caller, &request),
-        "ListEventDataStores" => lake::list_event_data_stores(state, &request),
-        "GetEventDataStore" => lake::get_event_data_store(state, &request),
+        "LookupEvents" => lookup::lookup_events(state, &caller, request),
+        "StartQuery" => lake::start_query(state, &caller, request, fault.as_ref()).await,
+        "DescribeQuery" => lake::describe_query(state, &caller, request),
+        "GetQueryResults" => lake::get_query_results(state, &caller, request),
+        "CancelQuery" => lake::cancel_query(state, &caller, request),
+        "ListQueries" => lake::list_queries(state, &caller, request),
+        "ListEventDataStores" => lake::list_event_data_stores(state, request),
+        "GetEventDataStore" => lake::get_event_data_store(state, request),
         _ => unreachable!("checked against OPERATIONS"),
     }?;
     Ok((value, reset))

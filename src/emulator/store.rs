@@ -202,6 +202,16 @@ impl EventStore {
             .collect()
     }
 
+    /// The ground truth as JSON Lines, one event a line.
+    pub fn ground_truth_jsonl(&self) -> String {
+        let mut text = String::new();
+        for e in self.ground_truth() {
+            text.push_str(&serde_json::to_string(&e).expect("plain strings and numbers serialize"));
+            text.push('\n');
+        }
+        text
+    }
+
     /// All events as batches of the event schema, through the same parser and builder as an export.
     pub fn record_batches(&self) -> Vec<RecordBatch> {
         let mut batches = Vec::new();
