@@ -239,6 +239,7 @@ fn lookup_attributes_filter_like_event_history() {
     assert_eq!(by_id.len(), 1);
     assert_eq!(by_id[0].event_id(), Some(planted.event_id.as_str()));
     let by_name = lookup(LookupAttributeKey::EventName, "CreateFilter");
+    assert!(by_name.len() > 1, "the planted one and others");
     assert!(
         by_name
             .iter()
@@ -255,6 +256,7 @@ fn lookup_attributes_filter_like_event_history() {
         .unwrap()
         .to_owned();
     let by_key = lookup(LookupAttributeKey::AccessKeyId, &key);
+    assert!(!by_key.is_empty(), "at least the write the key came from");
     assert!(
         by_key
             .iter()

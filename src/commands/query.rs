@@ -318,9 +318,13 @@ pub async fn resolve_eds(client: &Client, eds: &str) -> Result<String> {
     if eds.starts_with("arn:") {
         return Ok(lake::store_id(eds).to_owned());
     }
-    let stores = lake::stores(client).await.map_err(lake_error)?;
-    if let Some(s) = stores.iter().find(|s| s.id == eds || s.name == eds) {
-        return Ok(s.id.clone());
+    // The list has IDs (in the ARNs) and names: no need for each store's details.
+    let stores = lake::store_names(client).await.map_err(lake_error)?;
+    if let Some((arn, _)) = stores
+        .iter()
+        .find(|(arn, name)| lake::store_id(arn) == eds || name == eds)
+    {
+        return Ok(lake::store_id(arn).to_owned());
     }
     // An ID of a store this identity cannot list (another account's) is still an ID.
     if params::identifier("eds", eds).is_ok() && eds.contains('-') {
@@ -330,7 +334,7 @@ pub async fn resolve_eds(client: &Client, eds: &str) -> Result<String> {
         "no event data store is named `{eds}`; `trailq stores` lists them ({})",
         stores
             .iter()
-            .map(|s| s.name.as_str())
+            .map(|(_, name)| name.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     )))

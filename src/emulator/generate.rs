@@ -60,10 +60,7 @@ pub struct GeneratedEvent {
     pub json: String,
 }
 
-pub const INSPECTOR2: &str = "inspector2.amazonaws.com";
-pub const INSPECTOR_SCAN: &str = "inspector-scan.amazonaws.com";
-pub const INSPECTOR_CLASSIC: &str = "inspector.amazonaws.com";
-pub const INSPECTOR_SOURCES: [&str; 3] = [INSPECTOR2, INSPECTOR_SCAN, INSPECTOR_CLASSIC];
+pub use crate::source::{INSPECTOR_CLASSIC, INSPECTOR_SCAN, INSPECTOR_SOURCES, INSPECTOR2};
 
 /// (operation, relative weight, read-only). Weights per 10,000 Inspector (v2) calls.
 const INSPECTOR2_OPS: &[(&str, u32, bool)] = &[

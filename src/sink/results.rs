@@ -88,13 +88,15 @@ impl Default for Seen {
 
 impl Seen {
     fn add(&mut self, v: &str) {
+        // Each check runs only while its type is still possible: most columns are ruled out of
+        // all but one type by their first values.
         self.any = true;
-        self.int &= v.parse::<i64>().is_ok();
-        self.float &= v.parse::<f64>().is_ok();
-        self.boolean &= v == "true" || v == "false";
+        self.int = self.int && v.parse::<i64>().is_ok();
+        self.float = self.float && v.parse::<f64>().is_ok();
+        self.boolean = self.boolean && (v == "true" || v == "false");
         // Lake's timestamp text; a bare date or number is not one.
-        self.timestamp &= v.len() >= 19 && parse_timestamp_micros(v).is_some();
-        self.braces |= (v.starts_with('{') && v.contains('=')) || v.starts_with("[{");
+        self.timestamp = self.timestamp && v.len() >= 19 && parse_timestamp_micros(v).is_some();
+        self.braces = self.braces || (v.starts_with('{') && v.contains('=')) || v.starts_with("[{");
     }
 }
 

@@ -245,10 +245,9 @@ pub struct Store {
     pub organization: Option<bool>,
 }
 
-/// Every event data store, with the details GetEventDataStore gives (the list's own fields are
-/// deprecated).
-pub async fn stores(client: &Client) -> Result<Vec<Store>, LakeError> {
-    let mut arns = Vec::new();
+/// The (ARN, name) of every event data store: what ListEventDataStores still returns.
+pub async fn store_names(client: &Client) -> Result<Vec<(String, String)>, LakeError> {
+    let mut names = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let out = call("ListEventDataStores", || {
@@ -258,16 +257,27 @@ pub async fn stores(client: &Client) -> Result<Vec<Store>, LakeError> {
                 .send()
         })
         .await?;
-        arns.extend(
-            out.event_data_stores()
-                .iter()
-                .filter_map(|s| s.event_data_store_arn().map(str::to_owned)),
-        );
+        names.extend(out.event_data_stores().iter().filter_map(|s| {
+            Some((
+                s.event_data_store_arn()?.to_owned(),
+                s.name().unwrap_or_default().to_owned(),
+            ))
+        }));
         token = out.next_token().map(str::to_owned);
         if token.is_none() {
-            break;
+            return Ok(names);
         }
     }
+}
+
+/// Every event data store, with the details GetEventDataStore gives (the list's own fields are
+/// deprecated).
+pub async fn stores(client: &Client) -> Result<Vec<Store>, LakeError> {
+    let arns: Vec<String> = store_names(client)
+        .await?
+        .into_iter()
+        .map(|(arn, _)| arn)
+        .collect();
     let mut stores = Vec::with_capacity(arns.len());
     for arn in arns {
         let d = call("GetEventDataStore", || {

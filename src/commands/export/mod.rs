@@ -26,10 +26,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::aws::{self, Identity};
 use crate::checkpoint::{self, Run};
 use crate::commands::{parse_span, parse_time};
-use crate::emulator::generate::INSPECTOR_SOURCES;
 use crate::error::{EXIT_REJECTED, Error, Result};
 use crate::pace::Pacer;
 use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
+use crate::source::INSPECTOR_SOURCES;
 use crate::source::lookup_events::{Chunk, LOOKUP_KEYS, Stream, StreamCounters, StreamError};
 use crate::time::format_micros;
 
@@ -362,11 +362,9 @@ pub async fn export_with(
     if interrupted {
         return Err(Error::Interrupted);
     }
-    let run = state.current.take().unwrap_or(run);
-    let skipped: Vec<usize> = warnings.keys().copied().collect();
     // Streams of skipped Regions never finish; the run is complete without them.
-    state.last_finished = Some(run.clone());
-    checkpoint::save(&args.out, &state)?;
+    let run = finish_run(args, &mut state, run)?;
+    let skipped: Vec<usize> = warnings.keys().copied().collect();
     drop(sink);
 
     let summary = Summary::new(
@@ -423,14 +421,9 @@ fn report(
 fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Planned>> {
     let mut attributes: Vec<(String, String)> = match &args.lookup {
         Some(kv) => vec![kv.clone()],
-        None if args.event_sources.is_empty() => INSPECTOR_SOURCES
-            .iter()
-            .map(|s| ("EventSource".to_owned(), (*s).to_owned()))
-            .collect(),
-        None => args
-            .event_sources
-            .iter()
-            .map(|s| ("EventSource".to_owned(), s.clone()))
+        None => sources(args)
+            .into_iter()
+            .map(|s| ("EventSource".to_owned(), s))
             .collect(),
     };
     dedup(&mut attributes);
@@ -469,6 +462,23 @@ fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Planned>> {
         }
     }
     Ok(plan)
+}
+
+/// The event sources to export: `--event-source`, or Inspector's three.
+fn sources(args: &ExportArgs) -> Vec<String> {
+    if args.event_sources.is_empty() {
+        INSPECTOR_SOURCES.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        args.event_sources.clone()
+    }
+}
+
+/// Records a finished export as the last one (`--since-last` starts from its end).
+fn finish_run(args: &ExportArgs, state: &mut checkpoint::ExportState, run: Run) -> Result<Run> {
+    let run = state.current.take().unwrap_or(run);
+    state.last_finished = Some(run.clone());
+    checkpoint::save(&args.out, state)?;
+    Ok(run)
 }
 
 /// Removes repeats, keeping the first of each (`--region x --region x` is one stream).

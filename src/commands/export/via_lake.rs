@@ -14,11 +14,10 @@ use std::time::Instant;
 
 use super::report::{StreamRow, Summary};
 use super::writer::{Filters, write_chunks};
-use super::{ExportArgs, window};
+use super::{ExportArgs, finish_run, sources, window};
 use crate::aws::{AwsError, Identity};
 use crate::checkpoint;
 use crate::commands::query::{lake_error, resolve_eds};
-use crate::emulator::generate::INSPECTOR_SOURCES;
 use crate::error::{Error, Result};
 use crate::params::{self, Value};
 use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
@@ -51,12 +50,7 @@ fn conditions(args: &ExportArgs) -> Result<(String, BTreeMap<String, Value>)> {
     let mut parts = Vec::new();
     match &args.lookup {
         None => {
-            let sources: Vec<String> = if args.event_sources.is_empty() {
-                INSPECTOR_SOURCES.iter().map(|s| (*s).to_owned()).collect()
-            } else {
-                args.event_sources.clone()
-            };
-            parts.push(list("eventSource", "source", &sources, &mut values));
+            parts.push(list("eventSource", "source", &sources(args), &mut values));
         }
         Some((key, value)) => {
             let column = match key.as_str() {
@@ -204,9 +198,7 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
         .map_err(|e| Error::Api(format!("the dataset writer stopped unexpectedly: {e}")))?;
     let written = written?;
     outcome?;
-    let run = state.current.take().unwrap_or(run);
-    state.last_finished = Some(run.clone());
-    checkpoint::save(&args.out, &state)?;
+    let run = finish_run(args, &mut state, run)?;
     drop(sink);
 
     let summary = Summary::new(
