@@ -8,6 +8,7 @@ use crate::commands::{
     demo::DemoArgs,
     emulator::EmulatorArgs,
     export::ExportArgs,
+    queries::QueriesArgs,
     query::QueryArgs,
     schema::SchemaArgs,
     stores::{HistoryArgs, StoresArgs},
@@ -40,8 +41,11 @@ pub enum Command {
     /// Run the CloudTrail emulator: CloudTrail's API on loopback with 90 days of realistic
     /// Inspector activity, CloudTrail's limits and injectable faults
     Emulator(Box<EmulatorArgs>),
-    /// Run a CloudTrail Lake query: start it, wait, page the results, write them typed
+    /// Run a CloudTrail Lake query (SQL, a file, or a saved query): start it, wait, page the
+    /// results, write them typed
     Query(Box<QueryArgs>),
+    /// The saved Amazon Inspector queries: list, show, and run them on Lake or on an export
+    Queries(QueriesArgs),
     /// List CloudTrail Lake event data stores (ID, name, status, retention)
     Stores(StoresArgs),
     /// List recent CloudTrail Lake queries of an event data store

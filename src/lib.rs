@@ -16,6 +16,7 @@ pub mod commands;
 pub mod emulator;
 pub mod error;
 pub mod json;
+pub mod library;
 pub mod pace;
 pub mod params;
 pub mod record;

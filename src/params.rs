@@ -1,24 +1,157 @@
 //! Named parameters in SQL: `{{name}}` is replaced by a value rendered for its type, so that a
 //! value can never change the statement's structure.
 //!
-//! - an identifier (`{{eds}}`: an event data store ID) is checked against a strict alphabet and
-//!   written bare, as Lake's `FROM` wants it;
-//! - a timestamp is parsed and written as the literal `'YYYY-MM-DD HH:MM:SS'`;
-//! - text is written as a SQL string literal with `'` doubled.
+//! Every parameter has a [`Kind`]; a value is parsed and checked for its kind, then written as a
+//! literal only that kind can produce:
+//! - an event data store (`{{eds}}`) is checked against a strict alphabet and written bare, as
+//!   Lake's `FROM` wants it;
+//! - a timestamp (ISO 8601, `now`, or `-7d` = that long before now) is written as the literal
+//!   `'YYYY-MM-DD HH:MM:SS'` that Lake compares with `eventTime`;
+//! - a duration (`90s`, `15m`, `12h`, `7d`) and an integer are written as a number (durations in
+//!   seconds); an account ID (12 digits) and a Region are checked, then quoted;
+//! - text is a SQL string literal with `'` doubled; a list (`a,b,c`) is `('a', 'b', 'c')`, for
+//!   `IN {{list}}`.
 //!
 //! Placeholders are written bare in the SQL (`WHERE eventName = {{name}}`); one inside a quoted
 //! string is refused, since the value would then be quoted twice.
 
 use std::collections::BTreeMap;
 
-use crate::time::format_micros;
+use crate::time::{format_micros, parse_duration, parse_time_or_day};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Identifier(String),
     /// µs since the epoch, UTC.
     Timestamp(i64),
+    Integer(i64),
     Text(String),
+    TextList(Vec<String>),
+}
+
+/// What a parameter holds: decides how its value is checked and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    EventDataStore,
+    Timestamp,
+    Duration,
+    Integer,
+    AccountId,
+    Region,
+    Text,
+    TextList,
+}
+
+impl Kind {
+    /// Every kind, by the name saved queries declare it with.
+    pub const ALL: [(&'static str, Kind); 7] = [
+        ("timestamp", Kind::Timestamp),
+        ("duration", Kind::Duration),
+        ("integer", Kind::Integer),
+        ("account_id", Kind::AccountId),
+        ("region", Kind::Region),
+        ("string", Kind::Text),
+        ("string_list", Kind::TextList),
+    ];
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::EventDataStore => "event data store",
+            _ => Self::ALL
+                .iter()
+                .find(|(_, k)| *k == self)
+                .map_or("string", |(n, _)| n),
+        }
+    }
+
+    /// The kind an ad-hoc statement's parameter has, from its name alone: `eds` is the event
+    /// data store, `start`/`end` are times, anything else is text.
+    pub fn of_name(name: &str) -> Kind {
+        match name {
+            "eds" => Kind::EventDataStore,
+            "start" | "end" => Kind::Timestamp,
+            _ => Kind::Text,
+        }
+    }
+
+    /// What a valid value looks like, for error messages.
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::EventDataStore => "event data store ID (letters, digits, `-`)",
+            Kind::Timestamp => "time (2026-11-01T00:00:00Z, `now`, or `-7d` for 7 days before now)",
+            Kind::Duration => "duration (90s, 15m, 12h, 7d)",
+            Kind::Integer => "integer",
+            Kind::AccountId => "AWS account ID (12 digits)",
+            Kind::Region => "AWS Region (like us-east-1)",
+            Kind::Text => "string",
+            Kind::TextList => "list (comma-separated, like a,b,c)",
+        }
+    }
+
+    /// `text` parsed as a value of this kind; relative times count back from `now_micros`.
+    pub fn value(self, name: &str, text: &str, now_micros: i64) -> Result<Value, ParamError> {
+        let invalid = || ParamError::Invalid {
+            name: name.to_owned(),
+            value: text.to_owned(),
+            what: self.expected(),
+        };
+        let t = text.trim();
+        match self {
+            Kind::EventDataStore => identifier(name, text),
+            Kind::Timestamp => relative_time(t, now_micros)
+                .or_else(|| parse_time_or_day(t))
+                .map(Value::Timestamp)
+                .ok_or_else(invalid),
+            Kind::Duration => parse_duration(t)
+                .and_then(|d| i64::try_from(d.as_secs()).ok())
+                .map(Value::Integer)
+                .ok_or_else(invalid),
+            Kind::Integer => t.parse().map(Value::Integer).map_err(|_| invalid()),
+            Kind::AccountId => (t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| Value::Text(t.to_owned()))
+                .ok_or_else(invalid),
+            Kind::Region => is_region(t)
+                .then(|| Value::Text(t.to_owned()))
+                .ok_or_else(invalid),
+            Kind::Text => Ok(Value::Text(text.to_owned())),
+            Kind::TextList => {
+                let items: Vec<String> = text.split(',').map(|s| s.trim().to_owned()).collect();
+                if items.iter().any(String::is_empty) {
+                    return Err(invalid());
+                }
+                Ok(Value::TextList(items))
+            }
+        }
+    }
+}
+
+/// `now`, `-7d`, `now-7d`: µs since the epoch.
+fn relative_time(s: &str, now_micros: i64) -> Option<i64> {
+    if s.eq_ignore_ascii_case("now") {
+        return Some(now_micros);
+    }
+    let back = s
+        .strip_prefix("now-")
+        .or_else(|| s.strip_prefix("now -"))
+        .or_else(|| s.strip_prefix('-'))?;
+    let micros = i64::try_from(parse_duration(back.trim())?.as_micros()).ok()?;
+    now_micros.checked_sub(micros)
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`…
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,7 +185,7 @@ pub fn identifier(name: &str, value: &str) -> Result<Value, ParamError> {
         Err(ParamError::Invalid {
             name: name.to_owned(),
             value: value.to_owned(),
-            what: "event data store ID (letters, digits, `-`)",
+            what: Kind::EventDataStore.expected(),
         })
     }
 }
@@ -70,19 +203,38 @@ pub fn names(sql: &str) -> Result<Vec<String>, ParamError> {
 
 /// `sql` with every placeholder replaced by its value.
 pub fn fill(sql: &str, values: &BTreeMap<String, Value>) -> Result<String, ParamError> {
-    let mut out = String::with_capacity(sql.len());
-    let mut at = 0;
-    for p in placeholders(sql)? {
-        let value = values.get(&p.name).ok_or_else(|| ParamError::Missing {
-            hint: match p.name.as_str() {
+    fill_with(sql, |name| match values.get(name) {
+        Some(v) => Ok(render(v)),
+        None => Err(ParamError::Missing {
+            hint: match name {
                 "eds" => " (or --eds ID)",
                 "start" | "end" => " with a time like 2026-11-01T00:00:00Z",
                 _ => "",
             },
-            name: p.name.clone(),
-        })?;
+            name: name.to_owned(),
+        }),
+    })
+}
+
+/// `sql` with the placeholders that have values replaced; the others stay as written (to show a
+/// statement whose event data store is not chosen yet).
+pub fn fill_known(sql: &str, values: &BTreeMap<String, Value>) -> Result<String, ParamError> {
+    fill_with(sql, |name| {
+        Ok(values
+            .get(name)
+            .map_or_else(|| format!("{{{{{name}}}}}"), render))
+    })
+}
+
+fn fill_with(
+    sql: &str,
+    mut value: impl FnMut(&str) -> Result<String, ParamError>,
+) -> Result<String, ParamError> {
+    let mut out = String::with_capacity(sql.len());
+    let mut at = 0;
+    for p in placeholders(sql)? {
         out.push_str(&sql[at..p.start]);
-        out.push_str(&render(value));
+        out.push_str(&value(&p.name)?);
         at = p.end;
     }
     out.push_str(&sql[at..]);
@@ -96,8 +248,21 @@ fn render(value: &Value) -> String {
             let iso = format_micros(*t);
             format!("'{}'", iso.trim_end_matches('Z').replace('T', " "))
         }
-        Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Integer(n) => n.to_string(),
+        Value::Text(s) => quote(s),
+        Value::TextList(items) => format!(
+            "({})",
+            items
+                .iter()
+                .map(|s| quote(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 struct Placeholder {
@@ -106,6 +271,8 @@ struct Placeholder {
     end: usize,
 }
 
+/// Every placeholder outside comments, in order. Quotes are tracked so that a placeholder in a
+/// string is refused; comments are skipped so that prose in them may mention `{{name}}`.
 fn placeholders(sql: &str) -> Result<Vec<Placeholder>, ParamError> {
     let bytes = sql.as_bytes();
     let mut found = Vec::new();
@@ -115,6 +282,10 @@ fn placeholders(sql: &str) -> Result<Vec<Placeholder>, ParamError> {
         if bytes[i] == b'\'' {
             quoted = !quoted;
             i += 1;
+            continue;
+        }
+        if !quoted && bytes[i..].starts_with(b"--") {
+            i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
             continue;
         }
         if bytes[i..].starts_with(b"{{") {

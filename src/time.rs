@@ -68,6 +68,12 @@ pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
     utc.checked_sub(offset_secs.checked_mul(1_000_000)?)
 }
 
+/// A time as [`parse_timestamp_micros`] reads it, or a bare date (`2026-11-01`) as its midnight
+/// UTC: what users type on the command line.
+pub fn parse_time_or_day(s: &str) -> Option<i64> {
+    parse_timestamp_micros(s).or_else(|| parse_day(s.trim()).map(|d| i64::from(d) * MICROS_PER_DAY))
+}
+
 fn two_digits(b: &[u8]) -> Option<u32> {
     match b {
         [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {

@@ -390,13 +390,10 @@ fn since_last_exports_only_what_is_new() {
     );
     let truth = second.ground_truth();
     // Planted events move with the clock (and so are other events each time): compare the rest.
-    let planted = [
-        "CreateFilter",
-        "Disable",
-        "EnableDelegatedAdminAccount",
-        "CreateFindingsReport",
-        "UpdateOrganizationConfiguration",
-    ];
+    let planted: Vec<&str> = trailq::emulator::generate::PLANTED
+        .iter()
+        .map(|p| p.name)
+        .collect();
     let expected: BTreeSet<String> = truth
         .iter()
         .filter(|e| e.account == A1 && e.region == "us-east-1")

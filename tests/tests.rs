@@ -7,5 +7,6 @@ mod util;
 mod convert;
 mod emulator;
 mod export;
+mod queries;
 mod query;
 mod schema_ddl;

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod demo;
 pub mod emulator;
 pub mod export;
+pub mod queries;
 pub mod query;
 pub mod schema;
 pub mod stores;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Emulator(args) => emulator::run(*args),
         Command::Export(args) => export::run(*args),
         Command::Query(args) => query::run(*args),
+        Command::Queries(args) => queries::run(args),
         Command::Stores(args) => stores::run_stores(args),
         Command::History(args) => stores::run_history(args),
         Command::Schema(args) => schema::run(args),

@@ -14,13 +14,13 @@ use serde::Serialize;
 
 use crate::aws::{self, AwsError};
 use crate::error::{Error, Result};
-use crate::params::{self, Value};
-use crate::sink::results::{Format, Spool, write};
+use crate::library::{self, Library};
+use crate::params::{self, Kind, Value};
+use crate::sink::results::{Format, Spool, Typed, write};
 use crate::source::lake::{self, Described, LakeError};
-use crate::time::parse_timestamp_micros;
 
 /// Lake's documented price per GB scanned (us-east-1); other Regions and discounts differ.
-const PRICE_PER_GB: f64 = 0.005;
+pub const PRICE_PER_GB: f64 = 0.005;
 
 /// Where Lake is: the AWS identity, Region and endpoint.
 #[derive(Debug, Clone, Args)]
@@ -54,8 +54,11 @@ impl LakeArgs {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
+    /// A saved query to run (`trailq queries list` shows them)
+    #[arg(value_name = "NAME", conflicts_with_all = ["sql", "file", "query_id"], required_unless_present_any = ["sql", "file", "query_id"])]
+    pub name: Option<String>,
     /// The SQL (Lake's dialect); `{{eds}}` is the event data store, `{{name}}` any --param
-    #[arg(long, value_name = "SQL", conflicts_with_all = ["file", "query_id"], required_unless_present_any = ["file", "query_id"])]
+    #[arg(long, value_name = "SQL", conflicts_with_all = ["file", "query_id"])]
     pub sql: Option<String>,
     /// Read the SQL from a file
     #[arg(long, value_name = "FILE", conflicts_with = "query_id")]
@@ -63,13 +66,58 @@ pub struct QueryArgs {
     /// Fetch the results of an earlier query again (Lake keeps them 7 days) without re-running it
     #[arg(long, value_name = "ID")]
     pub query_id: Option<String>,
-    /// A parameter value: `start=2026-11-01T00:00:00Z`, `end=…` (times), anything else is text
-    /// (quoted for you); repeatable
-    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_param)]
-    pub param: Vec<(String, String)>,
+    #[command(flatten)]
+    pub params: ParamArgs,
     /// The event data store for `{{eds}}`: ID, ARN or name (`trailq stores` lists them)
     #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
     pub eds: Option<String>,
+    /// Price per GB scanned for the cost estimate (USD)
+    #[arg(long, default_value_t = PRICE_PER_GB, value_name = "USD")]
+    pub price_per_gb: f64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+}
+
+/// Parameter values, and where saved queries are found.
+#[derive(Debug, Clone, Args)]
+pub struct ParamArgs {
+    /// A parameter value, checked for the parameter's kind: times like 2026-11-01T00:00:00Z, a
+    /// date, `now` or `-7d`; durations like 12h; lists like a,b (repeatable)
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub param: Vec<(String, String)>,
+    /// Relative times (`now`, `-7d`) count back from this time [default: the current time]
+    #[arg(long, value_name = "TIME", value_parser = crate::commands::parse_time)]
+    pub now: Option<i64>,
+    /// A folder of your own saved queries (`NAME.sql`), next to the built-in ones [default:
+    /// ~/.config/trailq/queries when it exists]
+    #[arg(long, env = "TRAILQ_QUERIES_DIR", value_name = "DIR")]
+    pub queries_dir: Option<PathBuf>,
+}
+
+impl ParamArgs {
+    pub fn now_micros(&self) -> i64 {
+        self.now
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_micros())
+    }
+
+    /// The built-in queries and the user's.
+    pub fn library(&self) -> Result<Library> {
+        let folders: Vec<(PathBuf, bool)> = match &self.queries_dir {
+            Some(dir) => vec![(dir.clone(), true)],
+            None => library::config_folder()
+                .map(|d| (d, false))
+                .into_iter()
+                .collect(),
+        };
+        Library::load(&folders).map_err(|e| Error::Usage(e.to_string()))
+    }
+}
+
+/// Where and how results are written.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
     /// Output format [default: from --out's extension (.parquet, .json, .jsonl, else csv); table
     /// on a terminal, csv otherwise]
     #[arg(long, value_enum)]
@@ -77,18 +125,54 @@ pub struct QueryArgs {
     /// Write the results to this file (required for parquet); it appears whole
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Price per GB scanned for the cost estimate (USD)
-    #[arg(long, default_value_t = PRICE_PER_GB, value_name = "USD")]
-    pub price_per_gb: f64,
-    /// Print a JSON summary (query ID, status, rows, events and bytes scanned, cost) on standard
-    /// output; the results need --out then
+    /// Print a JSON summary (rows, what was scanned, cost) on standard output; the results need
+    /// --out then
     #[arg(long, requires = "out")]
     pub json: bool,
     /// No spinner, progress bar or statistics
     #[arg(long, short)]
     pub quiet: bool,
-    #[command(flatten)]
-    pub lake: LakeArgs,
+}
+
+impl OutputArgs {
+    /// The format asked for, or the one `--out`'s extension names.
+    pub fn format(&self) -> Result<Format> {
+        Ok(match self.format {
+            Some(Format::Parquet) if self.out.is_none() => {
+                return Err(Error::Usage(
+                    "--format parquet writes a file: add --out FILE.parquet".into(),
+                ));
+            }
+            Some(f) => f,
+            None => match self
+                .out
+                .as_ref()
+                .and_then(|p| p.extension())
+                .and_then(|e| e.to_str())
+            {
+                // The file's extension says what it is.
+                Some("parquet") => Format::Parquet,
+                Some("json") => Format::Json,
+                Some("jsonl" | "ndjson") => Format::Jsonl,
+                Some(_) => Format::Csv,
+                None if self.out.is_none() && std::io::stdout().is_terminal() => Format::Table,
+                None => Format::Csv,
+            },
+        })
+    }
+
+    /// Writes typed results where asked, with the notes the user needs about them.
+    pub fn write(&self, typed: &Typed, format: Format) -> Result<()> {
+        write(typed, format, self.out.as_deref()).map_err(results_error)?;
+        if !self.quiet {
+            for column in &typed.hints {
+                eprintln!(
+                    "note: column `{column}` holds Lake's {{key=value, …}} text of a struct or map, kept as a string: select its leaf fields (userIdentity.arn, element_at(requestParameters, 'key')) or eventJson"
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
@@ -101,6 +185,7 @@ fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct QuerySummary {
+    engine: &'static str,
     query_id: String,
     status: String,
     rows: u64,
@@ -114,45 +199,46 @@ struct QuerySummary {
 }
 
 pub fn run(args: QueryArgs) -> Result<ExitCode> {
-    let format = match args.format {
-        Some(Format::Parquet) if args.out.is_none() => {
-            return Err(Error::Usage(
-                "--format parquet writes a file: add --out FILE.parquet".into(),
-            ));
-        }
-        Some(f) => f,
-        None => match args
-            .out
-            .as_ref()
-            .and_then(|p| p.extension())
-            .and_then(|e| e.to_str())
-        {
-            // The file's extension says what it is.
-            Some("parquet") => Format::Parquet,
-            Some("json") => Format::Json,
-            Some("jsonl" | "ndjson") => Format::Jsonl,
-            Some(_) => Format::Csv,
-            None if args.out.is_none() && std::io::stdout().is_terminal() => Format::Table,
-            None => Format::Csv,
-        },
-    };
-    crate::commands::runtime()?.block_on(query(args, format))
+    let format = args.output.format()?;
+    crate::commands::runtime()?.block_on(async {
+        let client = args.lake.client().await?;
+        let statement = match &args.query_id {
+            Some(_) => None,
+            None => Some(statement(&args, &client).await?),
+        };
+        on_lake(
+            &client,
+            statement,
+            args.query_id.as_deref(),
+            &args.output,
+            format,
+            args.price_per_gb,
+        )
+        .await
+    })
 }
 
-async fn query(args: QueryArgs, format: Format) -> Result<ExitCode> {
-    let client = args.lake.client().await?;
-    let spinner = spinner(args.quiet);
+/// Runs `statement` on Lake, or fetches the results of `query_id` again, and writes them.
+pub async fn on_lake(
+    client: &Client,
+    statement: Option<String>,
+    query_id: Option<&str>,
+    output: &OutputArgs,
+    format: Format,
+    price_per_gb: f64,
+) -> Result<ExitCode> {
+    let spinner = spinner(output.quiet);
     let started = Instant::now();
-    let (id, described) = match &args.query_id {
-        Some(id) => {
-            let d = lake::wait(&client, id, |d| status(&spinner, d, started))
+    let (id, described) = match (query_id, statement) {
+        (Some(id), _) => {
+            let d = lake::wait(client, id, |d| status(&spinner, d, started))
                 .await
                 .map_err(lake_error)?;
-            (id.clone(), d)
+            (id.to_owned(), d)
         }
-        None => {
-            let statement = statement(&args, &client).await?;
-            let id = lake::start(&client, &statement, |waited| {
+        (None, statement) => {
+            let statement = statement.unwrap_or_default();
+            let id = lake::start(client, &statement, |waited| {
                 spinner.set_message(format!(
                     "10 queries already queued or running; waiting for a slot ({} s)",
                     waited.as_secs()
@@ -162,14 +248,14 @@ async fn query(args: QueryArgs, format: Format) -> Result<ExitCode> {
             .map_err(lake_error)?;
             spinner.set_message(format!("query {id} QUEUED"));
             let waited = tokio::select! {
-                d = lake::wait(&client, &id, |d| status(&spinner, d, started)) => Some(d),
+                d = lake::wait(client, &id, |d| status(&spinner, d, started)) => Some(d),
                 _ = tokio::signal::ctrl_c() => None,
             };
             match waited {
                 Some(d) => (id, d.map_err(lake_error)?),
                 None => {
                     spinner.finish_and_clear();
-                    lake::cancel(&client, &id).await.map_err(lake_error)?;
+                    lake::cancel(client, &id).await.map_err(lake_error)?;
                     eprintln!("cancelled query {id}");
                     return Err(Error::Interrupted);
                 }
@@ -198,7 +284,7 @@ async fn query(args: QueryArgs, format: Format) -> Result<ExitCode> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let paging = lake::pages(&client, &id, |page| {
+    let paging = lake::pages(client, &id, |page| {
         if let Some(total) = page.total_rows {
             bar.set_length(total.max(0) as u64);
         }
@@ -224,22 +310,18 @@ async fn query(args: QueryArgs, format: Format) -> Result<ExitCode> {
             .column_names
     });
     let typed = spool.finish(names).map_err(results_error)?;
-    write(&typed, format, args.out.as_deref()).map_err(results_error)?;
+    output.write(&typed, format)?;
 
-    let cost = described.bytes_scanned.max(0) as f64 / 1e9 * args.price_per_gb;
-    if !args.quiet {
-        for column in &typed.hints {
-            eprintln!(
-                "note: column `{column}` holds Lake's {{key=value, …}} text of a struct or map, kept as a string: select its leaf fields (userIdentity.arn, element_at(requestParameters, 'key')) or eventJson"
-            );
-        }
+    let cost = described.bytes_scanned.max(0) as f64 / 1e9 * price_per_gb;
+    if !output.quiet {
         eprintln!(
-            "{} rows; {} events scanned, {} bytes scanned (≈ ${cost:.4} at ${}/GB); query {id}",
-            typed.rows, described.events_scanned, described.bytes_scanned, args.price_per_gb
+            "{} rows; {} events scanned, {} bytes scanned (≈ ${cost:.4} at ${price_per_gb}/GB); query {id}",
+            typed.rows, described.events_scanned, described.bytes_scanned
         );
     }
-    if args.json {
+    if output.json {
         let summary = QuerySummary {
+            engine: "lake",
             query_id: id,
             status: described.status.clone(),
             rows: typed.rows,
@@ -247,9 +329,9 @@ async fn query(args: QueryArgs, format: Format) -> Result<ExitCode> {
             events_scanned: described.events_scanned,
             bytes_scanned: described.bytes_scanned,
             estimated_cost_usd: cost,
-            price_per_gb_usd: args.price_per_gb,
+            price_per_gb_usd: price_per_gb,
             execution_millis: described.execution_millis,
-            output: args.out.clone(),
+            output: output.out.clone(),
         };
         println!(
             "{}",
@@ -259,58 +341,67 @@ async fn query(args: QueryArgs, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The SQL with its parameters filled in.
+/// The SQL with its parameters filled in: a saved query's kinds and defaults, or for `--sql`
+/// and `--file` the kinds their names imply (`eds`, `start`/`end`, else text).
 async fn statement(args: &QueryArgs, client: &Client) -> Result<String> {
-    let sql = match (&args.sql, &args.file) {
-        (Some(sql), _) => sql.clone(),
-        (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
-            Error::Usage(format!(
-                "cannot read the SQL file `{}`: {e}",
-                file.display()
-            ))
-        })?,
-        (None, None) => unreachable!("clap requires --sql, --file or --query-id"),
+    let now = args.params.now_micros();
+    let (sql, mut values) = match (&args.name, &args.sql, &args.file) {
+        (Some(name), _, _) => {
+            let library = args.params.library()?;
+            let query = library.get(name).map_err(|e| Error::Usage(e.to_string()))?;
+            let values = query
+                .values(&args.params.param, now)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            (query.sql.clone(), values)
+        }
+        (None, sql, file) => {
+            let sql = match (sql, file) {
+                (Some(sql), _) => sql.clone(),
+                (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
+                    Error::Usage(format!(
+                        "cannot read the SQL file `{}`: {e}",
+                        file.display()
+                    ))
+                })?,
+                (None, None) => unreachable!("clap requires NAME, --sql, --file or --query-id"),
+            };
+            let used = params::names(&sql).map_err(|e| Error::Usage(e.to_string()))?;
+            let mut values = BTreeMap::new();
+            for (name, value) in &args.params.param {
+                if !used.contains(name) {
+                    return Err(Error::Usage(format!(
+                        "--param {name}: the SQL has no {{{{{name}}}}} (it uses: {})",
+                        if used.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            used.join(", ")
+                        }
+                    )));
+                }
+                let v = Kind::of_name(name)
+                    .value(name, value, now)
+                    .map_err(|e| Error::Usage(e.to_string()))?;
+                values.insert(name.clone(), v);
+            }
+            (sql, values)
+        }
     };
     let used = params::names(&sql).map_err(|e| Error::Usage(e.to_string()))?;
-    let mut values = BTreeMap::new();
-    for (name, value) in &args.param {
-        if !used.contains(name) {
-            return Err(Error::Usage(format!(
-                "--param {name}: the SQL has no {{{{{name}}}}} (it uses: {})",
-                if used.is_empty() {
-                    "none".to_owned()
-                } else {
-                    used.join(", ")
-                }
-            )));
-        }
-        let v = match name.as_str() {
-            "eds" => params::identifier(name, value),
-            "start" | "end" => parse_timestamp_micros(value)
-                .map(Value::Timestamp)
-                .ok_or_else(|| params::ParamError::Invalid {
-                    name: name.clone(),
-                    value: value.clone(),
-                    what: "time (like 2026-11-01T00:00:00Z)",
-                }),
-            _ => Ok(Value::Text(value.clone())),
-        }
-        .map_err(|e| Error::Usage(e.to_string()))?;
-        values.insert(name.clone(), v);
-    }
-    if used.iter().any(|n| n == "eds") && !values.contains_key("eds") {
+    if used.iter().any(|n| n == library::EDS) && !values.contains_key(library::EDS) {
         let Some(eds) = &args.eds else {
             return Err(Error::Usage(
                 "the SQL uses {{eds}}: pass --eds ID (or set TRAILQ_EDS); `trailq stores` lists event data stores".into(),
             ));
         };
-        let id = resolve_eds(client, eds).await?;
-        values.insert(
-            "eds".into(),
-            params::identifier("eds", &id).map_err(|e| Error::Usage(e.to_string()))?,
-        );
+        values.insert(library::EDS.into(), eds_value(client, eds).await?);
     }
     params::fill(&sql, &values).map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// `{{eds}}`'s value from `--eds` (an ID, ARN or name).
+pub async fn eds_value(client: &Client, eds: &str) -> Result<Value> {
+    let id = resolve_eds(client, eds).await?;
+    params::identifier(library::EDS, &id).map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// An event data store ID from an ID, an ARN or a name.
@@ -340,7 +431,7 @@ pub async fn resolve_eds(client: &Client, eds: &str) -> Result<String> {
     )))
 }
 
-fn spinner(quiet: bool) -> ProgressBar {
+pub fn spinner(quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
@@ -386,6 +477,6 @@ pub fn lake_error(e: LakeError) -> Error {
     Error::Api(e.to_string())
 }
 
-fn results_error(e: crate::sink::results::ResultsError) -> Error {
+pub fn results_error(e: crate::sink::results::ResultsError) -> Error {
     Error::Api(crate::error::chain(&e))
 }

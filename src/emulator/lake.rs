@@ -17,12 +17,12 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use crate::emulator::faults::FaultKind;
-use crate::emulator::lake_values::render_batches;
 use crate::emulator::server::{ApiError, Caller, State};
 use crate::emulator::store::EventStore;
 use crate::emulator::tokens::Sealer;
 use crate::sql::dialect::{self, DialectError};
 use crate::sql::lake_context;
+use crate::sql::lake_values::render_batches;
 use crate::sql::lowercase::{lowercase_batch, lowercase_schema};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -425,15 +425,19 @@ pub fn get_query_results(state: &State, caller: &Caller, body: Value) -> Result<
         let rows: Vec<Value> = results.rows[offset.min(end)..end]
             .iter()
             .map(|row| {
-                // A row is a list of one-entry maps in SELECT order. A SQL NULL is sent as JSON
-                // null (UNCONFIRMED how Lake sends it): botocore keeps the key, the Rust SDK
-                // drops the entry, and neither shifts the other columns.
+                // A row is a list of one-entry maps in SELECT order. A SQL NULL is sent as an
+                // empty map (UNCONFIRMED how Lake sends it): the model's maps are dense, so the
+                // Rust SDK refuses a JSON null value ("dense map cannot contain null values"),
+                // and dropping the map would shift the columns after it.
                 Value::Array(
                     results
                         .columns
                         .iter()
                         .zip(row)
-                        .map(|(c, v)| json!({ c.as_str(): v }))
+                        .map(|(c, v)| match v {
+                            Some(v) => json!({ c.as_str(): v }),
+                            None => json!({}),
+                        })
                         .collect(),
                 )
             })

@@ -15,7 +15,6 @@
 pub mod faults;
 pub mod generate;
 pub mod lake;
-pub mod lake_values;
 pub mod limits;
 pub mod lookup;
 pub mod server;

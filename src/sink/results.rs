@@ -91,13 +91,21 @@ impl Seen {
         // Each check runs only while its type is still possible: most columns are ruled out of
         // all but one type by their first values.
         self.any = true;
-        self.int = self.int && v.parse::<i64>().is_ok();
+        // Only canonical integers: `012345678901` (an account ID) would lose its zero.
+        self.int = self.int && v.parse::<i64>().is_ok() && canonical_integer(v);
         self.float = self.float && v.parse::<f64>().is_ok();
         self.boolean = self.boolean && (v == "true" || v == "false");
         // Lake's timestamp text; a bare date or number is not one.
         self.timestamp = self.timestamp && v.len() >= 19 && parse_timestamp_micros(v).is_some();
         self.braces = self.braces || (v.starts_with('{') && v.contains('=')) || v.starts_with("[{");
     }
+}
+
+/// True when `v` is an integer written the one way its value prints: no sign but `-`, no
+/// leading zeros.
+fn canonical_integer(v: &str) -> bool {
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    digits == "0" || !digits.starts_with('0')
 }
 
 /// Result pages on their way to a typed output.

@@ -10,9 +10,15 @@
 //!   that DataFusion's identifier normalisation (unquoted names are lowercased) finds them;
 //! - [`functions`] registers the Trino functions Lake queries use (`element_at` on maps,
 //!   `json_extract_scalar`, `date_add`, …) and pins `now()` to the caller's clock.
+//!
+//! [`local`] is the offline engine: the exported Parquet dataset as that lowercase table, with
+//! partitions chosen by the statement's `eventTime` bounds. [`lake_values`] renders results as
+//! Lake's strings, so a query gives the same output from the emulator's Lake and from an export.
 
 pub mod dialect;
 pub mod functions;
+pub mod lake_values;
+pub mod local;
 pub mod lowercase;
 
 use datafusion::prelude::{SessionConfig, SessionContext};

@@ -196,7 +196,7 @@ struct Planned {
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
     if !(args.rate > 0.0 && args.rate <= 100.0) {
         return Err(Error::Usage(format!(
-            "--rate {} must be above 0",
+            "--rate {} must be above 0 and at most 100 requests per second (AWS allows 2)",
             args.rate
         )));
     }

@@ -2,6 +2,9 @@
 //! [reference §3]. Timestamps are `YYYY-MM-DD HH:MM:SS.mmm` (UTC); structs, maps and arrays
 //! are Trino's `toString` text — `{key=value, …}` with lowercase keys, `null` for missing
 //! values, nothing quoted — which is why clients must not try to parse them.
+//!
+//! The emulator's Lake sends these strings; the local engine renders its results the same way
+//! before they are typed, so both engines give the same output for the same query.
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimeUnit};

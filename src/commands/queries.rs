@@ -1,0 +1,360 @@
+//! `trailq queries list | show NAME | run NAME`: the saved query library, run on CloudTrail Lake
+//! or, unchanged, on an exported dataset with the embedded engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Subcommand, ValueEnum};
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::commands::query::{
+    LakeArgs, OutputArgs, PRICE_PER_GB, ParamArgs, eds_value, on_lake, results_error, spinner,
+};
+use crate::error::{Error, Result};
+use crate::library::{self, Origin, SavedQuery};
+use crate::params::{self, Value};
+use crate::sink::results::{Format, Spool};
+use crate::source::lake::Page;
+use crate::sql::lake_values::render;
+use crate::sql::local::{self, Dataset, LOCAL_EDS, LocalError};
+
+#[derive(Debug, Args)]
+pub struct QueriesArgs {
+    #[command(subcommand)]
+    pub command: QueriesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueriesCommand {
+    /// List the saved queries: name, title, parameters
+    List(ListArgs),
+    /// Show a saved query: its header, and its SQL with the parameters filled in
+    Show(ShowArgs),
+    /// Run a saved query on CloudTrail Lake (--eds) or on an exported dataset (--data)
+    Run(Box<RunArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON object per query (name, title, description, why, sources, ATT&CK, parameters)
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub params: ParamArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved query
+    pub name: String,
+    #[command(flatten)]
+    pub params: ParamArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// CloudTrail Lake, through the Lake client (billed per byte scanned)
+    Lake,
+    /// The embedded engine over an exported dataset (free, offline)
+    Local,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The saved query (`trailq queries list`)
+    pub name: String,
+    /// Where to run it [default: local with --data, else lake]
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
+    /// The exported dataset (the --out of `trailq export` or `trailq convert`)
+    #[arg(long, value_name = "DIR", conflicts_with = "eds")]
+    pub data: Option<PathBuf>,
+    /// The event data store, for --engine lake: ID, ARN or name (`trailq stores` lists them)
+    #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
+    pub eds: Option<String>,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    /// Price per GB scanned for Lake's cost estimate (USD)
+    #[arg(long, default_value_t = PRICE_PER_GB, value_name = "USD")]
+    pub price_per_gb: f64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+}
+
+pub fn run(args: QueriesArgs) -> Result<ExitCode> {
+    match args.command {
+        QueriesCommand::List(a) => list(a),
+        QueriesCommand::Show(a) => show(a),
+        QueriesCommand::Run(a) => run_query(*a),
+    }
+}
+
+#[derive(Serialize)]
+struct Listed<'a> {
+    name: &'a str,
+    title: &'a str,
+    description: &'a str,
+    why: &'a str,
+    sources: &'a [String],
+    attack: Option<&'a str>,
+    parameters: Vec<ListedParam<'a>>,
+    file: Option<&'a std::path::Path>,
+}
+
+#[derive(Serialize)]
+struct ListedParam<'a> {
+    name: &'a str,
+    kind: &'static str,
+    default: Option<&'a str>,
+    description: &'a str,
+}
+
+fn list(args: ListArgs) -> Result<ExitCode> {
+    let library = args.params.library()?;
+    let mut out = String::new();
+    if args.json {
+        for q in library.queries() {
+            let listed = Listed {
+                name: &q.name,
+                title: &q.title,
+                description: &q.description,
+                why: &q.why,
+                sources: &q.sources,
+                attack: q.attack.as_deref(),
+                parameters: q
+                    .params
+                    .iter()
+                    .map(|p| ListedParam {
+                        name: &p.name,
+                        kind: p.kind.name(),
+                        default: p.default.as_deref(),
+                        description: &p.description,
+                    })
+                    .collect(),
+                file: match &q.origin {
+                    Origin::BuiltIn => None,
+                    Origin::File(p) => Some(p),
+                },
+            };
+            out.push_str(&serde_json::to_string(&listed).expect("serializes"));
+            out.push('\n');
+        }
+    } else {
+        let width = library
+            .queries()
+            .iter()
+            .map(|q| q.name.len())
+            .max()
+            .unwrap_or(0);
+        for q in library.queries() {
+            let mine = match &q.origin {
+                Origin::BuiltIn => "",
+                Origin::File(_) => " [yours]",
+            };
+            out.push_str(&format!(
+                "{:width$}  {}{mine}\n{:width$}  params: {}\n",
+                q.name,
+                q.title,
+                "",
+                q.param_list()
+            ));
+        }
+    }
+    print(&out)
+}
+
+fn show(args: ShowArgs) -> Result<ExitCode> {
+    let library = args.params.library()?;
+    let query = library
+        .get(&args.name)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let values = values(query, &args.params)?;
+    let sql = params::fill_known(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
+    let file = match &query.origin {
+        Origin::BuiltIn => "built in".to_owned(),
+        Origin::File(p) => p.display().to_string(),
+    };
+    print(&format!(
+        "-- {} ({file})\n{}\n\n{sql}\n",
+        query.name, query.header
+    ))
+}
+
+fn print(text: &str) -> Result<ExitCode> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Stdout)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn values(
+    query: &SavedQuery,
+    args: &ParamArgs,
+) -> Result<std::collections::BTreeMap<String, Value>> {
+    query
+        .values(&args.param, args.now_micros())
+        .map_err(|e| Error::Usage(e.to_string()))
+}
+
+fn run_query(args: RunArgs) -> Result<ExitCode> {
+    let format = args.output.format()?;
+    let library = args.params.library()?;
+    let query = library
+        .get(&args.name)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let mut values = values(query, &args.params)?;
+    let engine = args.engine.unwrap_or(if args.data.is_some() {
+        Engine::Local
+    } else {
+        Engine::Lake
+    });
+    let runtime = crate::commands::runtime()?;
+    match engine {
+        Engine::Lake => runtime.block_on(async {
+            let Some(eds) = &args.eds else {
+                return Err(Error::Usage(
+                    "--engine lake needs the event data store: pass --eds ID (or set TRAILQ_EDS; `trailq stores` lists them), or run on an export with --data DIR".into(),
+                ));
+            };
+            let client = args.lake.client().await?;
+            values.insert(library::EDS.into(), eds_value(&client, eds).await?);
+            let sql = params::fill(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
+            on_lake(&client, Some(sql), None, &args.output, format, args.price_per_gb).await
+        }),
+        Engine::Local => {
+            let Some(data) = &args.data else {
+                return Err(Error::Usage(
+                    "--engine local runs on an exported dataset: pass --data DIR (the --out of `trailq export` or `trailq convert`)".into(),
+                ));
+            };
+            values.insert(
+                library::EDS.into(),
+                params::identifier(library::EDS, LOCAL_EDS).expect("a valid identifier"),
+            );
+            let sql = params::fill(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
+            let now = args.params.now_micros();
+            runtime.block_on(on_dataset(data, &sql, now, &args.output, format))
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LocalSummary {
+    engine: &'static str,
+    rows: u64,
+    partitions_read: usize,
+    partitions_total: usize,
+    files_read: usize,
+    execution_millis: u128,
+    output: Option<PathBuf>,
+}
+
+/// Runs `sql` (Lake dialect, `FROM` [`LOCAL_EDS`]) on the dataset in `data` and writes the
+/// results exactly as a Lake run of it would be written: rendered as Lake's strings, then typed.
+pub async fn on_dataset(
+    data: &std::path::Path,
+    sql: &str,
+    now_micros: i64,
+    output: &OutputArgs,
+    format: Format,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let spinner = spinner(output.quiet);
+    spinner.set_message(format!("running on {}", data.display()));
+    let local_error = |e: LocalError| match e {
+        LocalError::Dataset(m) => Error::Usage(m),
+        other => Error::Usage(crate::error::chain(&other)),
+    };
+    let dataset = Dataset::open(data).map_err(local_error)?;
+    let started_run = local::execute(dataset, sql, now_micros)
+        .await
+        .map_err(local_error)?;
+    let mut spool = Spool::new().map_err(results_error)?;
+    let names = started_run.column_names.clone();
+    let mut stream = started_run.stream;
+    let mut rows = 0u64;
+    let mut schema_names: Option<Vec<Option<String>>> = None;
+    loop {
+        let next = tokio::select! {
+            n = stream.next() => n,
+            _ = tokio::signal::ctrl_c() => {
+                spinner.finish_and_clear();
+                return Err(Error::Interrupted);
+            }
+        };
+        let Some(batch) = next else { break };
+        let batch = batch.map_err(|e| local_error(LocalError::Engine(e)))?;
+        let page_names = schema_names.get_or_insert_with(|| match &names {
+            Some(n) if n.len() == batch.num_columns() => n.iter().cloned().map(Some).collect(),
+            _ => batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| Some(f.name().clone()))
+                .collect(),
+        });
+        let mut page_rows = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            page_rows.push(
+                batch
+                    .columns()
+                    .iter()
+                    .map(|c| render(c, row))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(Error::Usage)?,
+            );
+        }
+        rows += page_rows.len() as u64;
+        spinner.set_message(format!("{rows} rows"));
+        spool
+            .add(Page {
+                names: page_names.clone(),
+                rows: page_rows,
+                total_rows: None,
+            })
+            .map_err(results_error)?;
+    }
+    spinner.finish_and_clear();
+    let typed = spool.finish(names).map_err(results_error)?;
+    output.write(&typed, format)?;
+    let stats = started_run
+        .stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let elapsed = started.elapsed();
+    if !output.quiet {
+        eprintln!(
+            "{} rows; read {} of {} day partitions ({} files) in {:.2} s",
+            typed.rows,
+            stats.partitions_read,
+            stats.partitions_total,
+            stats.files_read,
+            elapsed.as_secs_f64()
+        );
+    }
+    if output.json {
+        let summary = LocalSummary {
+            engine: "local",
+            rows: typed.rows,
+            partitions_read: stats.partitions_read,
+            partitions_total: stats.partitions_total,
+            files_read: stats.files_read,
+            execution_millis: elapsed.as_millis(),
+            output: output.out.clone(),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("serializes")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
