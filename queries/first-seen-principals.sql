@@ -7,7 +7,7 @@
 -- attack: T1078.004 Valid Accounts: Cloud Accounts
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
--- param since: timestamp = -14d; first calls after this are new
+-- param since: timestamp = -30d; first calls after this are new
 WITH calls AS (
   SELECT coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.onBehalfOf.userId, userIdentity.principalId) AS principal,
          readOnly, eventName, sourceIPAddress, eventTime

@@ -511,6 +511,17 @@ fn the_demo_exports_three_accounts_and_points_at_the_planted_activity() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
+    // The saved queries it runs on the export find the planted newcomer and the Disable.
+    let first_seen = text
+        .split("$ trailq queries run first-seen-principals")
+        .nth(1)
+        .unwrap_or_else(|| panic!("first-seen-principals in {text}"));
+    assert!(first_seen.contains(":user/mallory"), "{text}");
+    let disabled = text
+        .split("$ trailq queries run inspector-disabled")
+        .nth(1)
+        .unwrap_or_else(|| panic!("inspector-disabled in {text}"));
+    assert!(disabled.contains("| Disable "), "{text}");
     let command = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("duckdb -c "))

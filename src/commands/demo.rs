@@ -1,6 +1,6 @@
 //! `trailq demo`: the emulator in-process with 90 days of Amazon Inspector activity in three
 //! accounts and two Regions, the real export against it (at CloudTrail's 2 requests/s per
-//! account and Region), and where to look next.
+//! account and Region), two saved queries run on the export, and where to look next.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,11 +10,14 @@ use clap::Args;
 
 use crate::aws;
 use crate::commands::export::{ExportArgs, Via, export_with};
+use crate::commands::queries::saved_on_dataset;
+use crate::commands::query::OutputArgs;
 use crate::emulator::generate::GeneratorConfig;
 use crate::emulator::limits::Limits;
 use crate::emulator::server::KeyAccess;
 use crate::emulator::{DataSource, Emulator, EmulatorConfig};
 use crate::error::{Error, Result};
+use crate::sink::results::Format;
 
 const ACCOUNTS: [&str; 3] = ["111122223333", "444455556666", "777788889999"];
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -106,6 +109,33 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     })?;
     drop(emulator);
     let dataset = args.out.display();
+    // Two saved queries on the export, as a responder would start.
+    let library = crate::library::Library::load(&[]).map_err(|e| Error::Usage(e.to_string()))?;
+    let output = OutputArgs {
+        format: Some(Format::Table),
+        out: None,
+        json: false,
+        quiet: true,
+    };
+    for name in ["first-seen-principals", "inspector-disabled"] {
+        let query = library.get(name).map_err(|e| Error::Usage(e.to_string()))?;
+        let values = query
+            .values(&[], now)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        println!(
+            "\n{}:\n$ trailq queries run {name} --data {dataset}",
+            query.title
+        );
+        crate::commands::runtime()?.block_on(saved_on_dataset(
+            query,
+            values,
+            now,
+            &args.out,
+            &output,
+            Format::Table,
+        ))?;
+    }
+    println!("\n`trailq queries list` shows the other saved queries.");
     println!(
         "\nThe Parquet dataset is in `{dataset}`. Open it in DuckDB — who created suppression filters (findings hidden) and who turned Inspector off:\n\n  \
          duckdb -c \"SET TimeZone='UTC'; SELECT eventTime, recipientAccountId, eventName, userIdentity.arn, requestParameters['action'] AS action FROM read_parquet('{dataset}/**/*.parquet', hive_partitioning = true) WHERE (eventName = 'CreateFilter' AND requestParameters['action'] = 'SUPPRESS') OR eventName = 'Disable' ORDER BY eventTime\""

@@ -209,7 +209,7 @@ fn run_query(args: RunArgs) -> Result<ExitCode> {
     let query = library
         .get(&args.name)
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let mut values = values(query, &args.params)?;
+    let values = values(query, &args.params)?;
     let engine = args.engine.unwrap_or(if args.data.is_some() {
         Engine::Local
     } else {
@@ -218,6 +218,7 @@ fn run_query(args: RunArgs) -> Result<ExitCode> {
     let runtime = crate::commands::runtime()?;
     match engine {
         Engine::Lake => runtime.block_on(async {
+            let mut values = values;
             let Some(eds) = &args.eds else {
                 return Err(Error::Usage(
                     "--engine lake needs the event data store: pass --eds ID (or set TRAILQ_EDS; `trailq stores` lists them), or run on an export with --data DIR".into(),
@@ -234,15 +235,27 @@ fn run_query(args: RunArgs) -> Result<ExitCode> {
                     "--engine local runs on an exported dataset: pass --data DIR (the --out of `trailq export` or `trailq convert`)".into(),
                 ));
             };
-            values.insert(
-                library::EDS.into(),
-                params::identifier(library::EDS, LOCAL_EDS).expect("a valid identifier"),
-            );
-            let sql = params::fill(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
             let now = args.params.now_micros();
-            runtime.block_on(on_dataset(data, &sql, now, &args.output, format))
+            runtime.block_on(saved_on_dataset(query, values, now, data, &args.output, format))
         }
     }
+}
+
+/// Runs a saved query with its parameter `values` on the dataset in `data`.
+pub async fn saved_on_dataset(
+    query: &SavedQuery,
+    mut values: std::collections::BTreeMap<String, Value>,
+    now_micros: i64,
+    data: &std::path::Path,
+    output: &OutputArgs,
+    format: Format,
+) -> Result<ExitCode> {
+    values.insert(
+        library::EDS.into(),
+        params::identifier(library::EDS, LOCAL_EDS).expect("a valid identifier"),
+    );
+    let sql = params::fill(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
+    on_dataset(data, &sql, now_micros, output, format).await
 }
 
 #[derive(Debug, Serialize)]
