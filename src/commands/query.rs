@@ -1,5 +1,7 @@
-//! `trailq query`: a CloudTrail Lake query from start to typed output in one command, and the
-//! Lake connection options `stores` and `history` share.
+//! `trailq query`: a CloudTrail Lake query (SQL, a file, or a saved query by name) from start to
+//! typed output in one command; and what other commands share with it: the Lake connection
+//! options (`stores`, `history`, `queries run`), parameter values and the saved-query folder,
+//! output options, and the Lake run itself (`queries run --engine lake`).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
