@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::commands::query::{
-    LakeArgs, OutputArgs, PRICE_PER_GB, ParamArgs, eds_value, on_lake, results_error, spinner,
+    LakeArgs, OutputArgs, ParamArgs, StoreArgs, eds_value, on_lake, results_error, spinner,
 };
 use crate::error::{Error, Result};
 use crate::library::{self, Origin, SavedQuery};
@@ -71,14 +71,11 @@ pub struct RunArgs {
     /// The exported dataset (the --out of `trailq export` or `trailq convert`)
     #[arg(long, value_name = "DIR", conflicts_with = "eds")]
     pub data: Option<PathBuf>,
-    /// The event data store, for --engine lake: ID, ARN or name (`trailq stores` lists them)
-    #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
-    pub eds: Option<String>,
+    /// For --engine lake
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(flatten)]
     pub params: ParamArgs,
-    /// Price per GB scanned for Lake's cost estimate (USD)
-    #[arg(long, default_value_t = PRICE_PER_GB, value_name = "USD")]
-    pub price_per_gb: f64,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -219,7 +216,7 @@ fn run_query(args: RunArgs) -> Result<ExitCode> {
     match engine {
         Engine::Lake => runtime.block_on(async {
             let mut values = values;
-            let Some(eds) = &args.eds else {
+            let Some(eds) = &args.store.eds else {
                 return Err(Error::Usage(
                     "--engine lake needs the event data store: pass --eds ID (or set TRAILQ_EDS; `trailq stores` lists them), or run on an export with --data DIR".into(),
                 ));
@@ -227,7 +224,7 @@ fn run_query(args: RunArgs) -> Result<ExitCode> {
             let client = args.lake.client().await?;
             values.insert(library::EDS.into(), eds_value(&client, eds).await?);
             let sql = params::fill(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
-            on_lake(&client, Some(sql), None, &args.output, format, args.price_per_gb).await
+            on_lake(&client, Some(sql), None, &args.output, format, args.store.price_per_gb).await
         }),
         Engine::Local => {
             let Some(data) = &args.data else {

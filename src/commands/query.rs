@@ -70,16 +70,23 @@ pub struct QueryArgs {
     pub query_id: Option<String>,
     #[command(flatten)]
     pub params: ParamArgs,
-    /// The event data store for `{{eds}}`: ID, ARN or name (`trailq stores` lists them)
-    #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
-    pub eds: Option<String>,
-    /// Price per GB scanned for the cost estimate (USD)
-    #[arg(long, default_value_t = PRICE_PER_GB, value_name = "USD")]
-    pub price_per_gb: f64,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
     pub lake: LakeArgs,
+}
+
+/// Which event data store a query reads, and what its scan costs.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The event data store for `{{eds}}`: ID, ARN or name (`trailq stores` lists them)
+    #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
+    pub eds: Option<String>,
+    /// Price per GB scanned for Lake's cost estimate (USD)
+    #[arg(long, default_value_t = PRICE_PER_GB, value_name = "USD")]
+    pub price_per_gb: f64,
 }
 
 /// Parameter values, and where saved queries are found.
@@ -214,7 +221,7 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
             args.query_id.as_deref(),
             &args.output,
             format,
-            args.price_per_gb,
+            args.store.price_per_gb,
         )
         .await
     })
@@ -347,14 +354,16 @@ pub async fn on_lake(
 /// and `--file` the kinds their names imply (`eds`, `start`/`end`, else text).
 async fn statement(args: &QueryArgs, client: &Client) -> Result<String> {
     let now = args.params.now_micros();
-    let (sql, mut values) = match (&args.name, &args.sql, &args.file) {
+    // The SQL, the values given, and whether it reads `{{eds}}`.
+    let (sql, mut values, reads_eds) = match (&args.name, &args.sql, &args.file) {
         (Some(name), _, _) => {
             let library = args.params.library()?;
             let query = library.get(name).map_err(|e| Error::Usage(e.to_string()))?;
             let values = query
                 .values(&args.params.param, now)
                 .map_err(|e| Error::Usage(e.to_string()))?;
-            (query.sql.clone(), values)
+            // A saved query always reads `{{eds}}` (the library checks it).
+            (query.sql.clone(), values, true)
         }
         (None, sql, file) => {
             let sql = match (sql, file) {
@@ -385,12 +394,12 @@ async fn statement(args: &QueryArgs, client: &Client) -> Result<String> {
                     .map_err(|e| Error::Usage(e.to_string()))?;
                 values.insert(name.clone(), v);
             }
-            (sql, values)
+            let reads_eds = used.iter().any(|n| n == library::EDS);
+            (sql, values, reads_eds)
         }
     };
-    let used = params::names(&sql).map_err(|e| Error::Usage(e.to_string()))?;
-    if used.iter().any(|n| n == library::EDS) && !values.contains_key(library::EDS) {
-        let Some(eds) = &args.eds else {
+    if reads_eds && !values.contains_key(library::EDS) {
+        let Some(eds) = &args.store.eds else {
             return Err(Error::Usage(
                 "the SQL uses {{eds}}: pass --eds ID (or set TRAILQ_EDS); `trailq stores` lists event data stores".into(),
             ));
