@@ -154,10 +154,18 @@ pub struct ParquetDatasetSink {
     /// Counts writes, to order partitions by last use.
     clock: u64,
     spill_seq: u64,
+    /// The run being sorted and written on its own thread, so reading goes on meanwhile (one at
+    /// a time: its rows are memory outside the budget until it is on disk).
+    spilling: Option<Spilling>,
     /// Data files named so far by this run.
     files_named: u64,
     stats: SinkStats,
     _lock: File,
+}
+
+struct Spilling {
+    path: PathBuf,
+    thread: std::thread::JoinHandle<std::result::Result<(), ArrowError>>,
 }
 
 impl ParquetDatasetSink {
@@ -194,6 +202,7 @@ impl ParquetDatasetSink {
             buffered_bytes: 0,
             clock: 0,
             spill_seq: 0,
+            spilling: None,
             files_named: 0,
             stats: SinkStats::default(),
             _lock: lock,
@@ -298,6 +307,7 @@ impl ParquetDatasetSink {
                 self.spill(day)?;
             }
         }
+        self.settle_spill()?;
         let mut days: Vec<i32> = self
             .partitions
             .iter()
@@ -338,7 +348,7 @@ impl ParquetDatasetSink {
         };
         // One partition at a time: each writer holds ~100 zstd contexts, row-group pages and a
         // batch per spilled run, and two at once took peak RSS from ~270 to ~380 MB for 1 M
-        // records (BENCHMARKS.md); a writer encodes on two cores itself (`parquet_file`).
+        // records (BENCHMARKS.md); a writer encodes on every core itself (`parquet_file`).
         let results: Vec<Result<WriteOutcome>> =
             jobs.into_iter().map(|job| writer.write(job)).collect();
         self.files_named = writer.seq.load(std::sync::atomic::Ordering::Relaxed);
@@ -358,7 +368,7 @@ impl ParquetDatasetSink {
         partition_dir(&self.root, day)
     }
 
-    /// Sorts a partition's buffer into a spilled run.
+    /// Sorts a partition's buffer into a spilled run, on a thread of its own.
     fn spill(&mut self, day: i32) -> Result<()> {
         let Some(partition) = self.partitions.get_mut(&day) else {
             return Ok(());
@@ -369,6 +379,7 @@ impl ParquetDatasetSink {
         let batches = std::mem::take(&mut partition.buffer);
         self.buffered_bytes -= partition.buffered_bytes;
         partition.buffered_bytes = 0;
+        self.settle_spill()?;
         self.spill_seq += 1;
         self.stats.rows_spilled += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         let path = spill::run_dir(&self.root.join(STATE_DIR), &self.run_id).join(format!(
@@ -376,15 +387,32 @@ impl ParquetDatasetSink {
             format_day(day),
             self.spill_seq
         ));
-        spill::write_run(&path, batches).map_err(|e| match e {
-            ArrowError::IoError(_, source) => DatasetError::Io {
-                path: path.clone(),
-                source,
-            },
-            other => DatasetError::Arrow(other),
-        })?;
+        let thread = {
+            let path = path.clone();
+            std::thread::spawn(move || spill::write_run(&path, batches))
+        };
+        self.spilling = Some(Spilling {
+            path: path.clone(),
+            thread,
+        });
         self.runs.entry(day).or_default().push(path);
         Ok(())
+    }
+
+    /// Waits for the run being spilled to be on disk.
+    fn settle_spill(&mut self) -> Result<()> {
+        let Some(Spilling { path, thread }) = self.spilling.take() else {
+            return Ok(());
+        };
+        let result = thread.join().unwrap_or_else(|_| {
+            Err(ArrowError::ExternalError(
+                "the spill thread panicked".into(),
+            ))
+        });
+        result.map_err(|e| match e {
+            ArrowError::IoError(_, source) => DatasetError::Io { path, source },
+            other => DatasetError::Arrow(other),
+        })
     }
 
     /// Forgets the ids of the least recently used partitions while too many are held, spilling
@@ -450,6 +478,9 @@ impl ParquetDatasetSink {
             for batch in reader {
                 partition.remember(&batch?);
             }
+        }
+        if self.runs.contains_key(&day) {
+            self.settle_spill()?;
         }
         for run in self.runs.get(&day).into_iter().flatten() {
             let reader = spill::read_run(run, Some(&[schema::EVENT_ID, schema::EVENT_JSON]))?;
@@ -547,6 +578,16 @@ impl Partition {
                     .entry(id_hash(texts.value(row)))
                     .or_default() += 1;
             }
+        }
+    }
+}
+
+impl Drop for ParquetDatasetSink {
+    /// A run still being written belongs to this run's spill folder: finish it before the lock
+    /// is released, so the next run's clean-up never races a writer.
+    fn drop(&mut self) {
+        if let Some(spilling) = self.spilling.take() {
+            let _ = spilling.thread.join();
         }
     }
 }

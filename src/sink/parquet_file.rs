@@ -1,10 +1,14 @@
-//! One Parquet file of the dataset, encoded on two cores.
+//! One Parquet file of the dataset, encoded on every core.
 //!
-//! `eventJson` is about half of the encoding work (whole records, stronger zstd), so its column
-//! writer runs on a helper thread while the calling thread encodes every other column; row groups
-//! are assembled in column order as usual. This keeps the memory of a single file writer (one
-//! writer at a time keeps peak RSS low) and still uses both cores (BENCHMARKS.md).
+//! `eventJson` is most of the encoding work (whole records, zstd 11: ~45% of a convert's CPU
+//! time), and one thread compressing it was the bottleneck of the write phase while the thread
+//! encoding every other column idled. So `eventJson` goes to helper threads, one per core, taking
+//! row groups in turn: while one helper still compresses row group k, the next compresses k+1
+//! and this thread encodes the other columns. Row groups are written to the file in order as
+//! their helper finishes. Memory: each helper may have half a row group of `eventJson` waiting;
+//! that is the price of the parallelism (BENCHMARKS.md).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -23,8 +27,14 @@ use parquet::file::writer::SerializedFileWriter;
 
 use crate::schema;
 
-/// Rows per row group.
-pub const ROW_GROUP_ROWS: usize = 32 * 1024;
+/// Rows per row group: 16 Ki rather than 32 Ki keeps the helpers' queues (and peak RSS) small,
+/// and costs nothing in size once `eventJson` uses DELTA_LENGTH_BYTE_ARRAY (BENCHMARKS.md).
+pub const ROW_GROUP_ROWS: usize = 16 * 1024;
+
+/// Leaves (the merge's 1,024-row batches) a helper can have waiting: half a row group. This
+/// thread encodes several times faster than a helper compresses, so while it fills one helper's
+/// queue the other helper works off its own half row group; both stay busy.
+const HELPER_QUEUE: usize = ROW_GROUP_ROWS / 2048 + 2;
 
 enum ToHelper {
     Writer(Box<ArrowColumnWriter>),
@@ -32,46 +42,16 @@ enum ToHelper {
     Close,
 }
 
-/// The helper thread: encodes the leaves it is sent, returns the chunk when asked to close.
+/// A helper thread: encodes the leaves it is sent, returns the chunk when asked to close.
 struct Helper<'scope> {
     to: SyncSender<ToHelper>,
     from: Receiver<Result<ArrowColumnChunk>>,
     handle: ScopedJoinHandle<'scope, ()>,
 }
 
-pub struct ParquetFileWriter<'scope> {
-    writer: SerializedFileWriter<BufWriter<File>>,
-    factory: ArrowRowGroupWriterFactory,
-    /// Writers of the current row group encoded here; `None` at the helper's leaf.
-    local: Vec<Option<ArrowColumnWriter>>,
-    helper_leaf: usize,
-    helper: Helper<'scope>,
-    rows_in_group: usize,
-    row_groups: usize,
-    pub path: PathBuf,
-}
-
-impl<'scope> ParquetFileWriter<'scope> {
-    pub fn try_new<'env>(
-        scope: &'scope Scope<'scope, 'env>,
-        file: File,
-        path: PathBuf,
-        props: WriterProperties,
-    ) -> Result<Self> {
-        // ArrowWriter lays down the schema and key-value metadata; we take over its row groups.
-        let (writer, factory) = ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            schema::event_schema(),
-            Some(props),
-        )?
-        .into_serialized_writer()?;
-        let helper_leaf = writer
-            .schema_descr()
-            .columns()
-            .iter()
-            .position(|c| c.path().parts() == [schema::EVENT_JSON])
-            .ok_or_else(|| ParquetError::General("eventJson is a leaf column".into()))?;
-        let (to, rx) = sync_channel::<ToHelper>(4);
+impl<'scope> Helper<'scope> {
+    fn spawn<'env>(scope: &'scope Scope<'scope, 'env>) -> Self {
+        let (to, rx) = sync_channel::<ToHelper>(HELPER_QUEUE);
         let (tx, from) = sync_channel::<Result<ArrowColumnChunk>>(1);
         let handle = scope.spawn(move || {
             let mut current: Option<Box<ArrowColumnWriter>> = None;
@@ -97,12 +77,85 @@ impl<'scope> ParquetFileWriter<'scope> {
                 }
             }
         });
+        Helper { to, from, handle }
+    }
+
+    fn send(&self, msg: ToHelper) -> Result<()> {
+        self.to.send(msg).map_err(|_| stopped())
+    }
+
+    fn chunk(&self) -> Result<ArrowColumnChunk> {
+        self.from.recv().map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> ParquetError {
+    ParquetError::General("an eventJson encoder stopped".into())
+}
+
+/// Hands memory that is free inside glibc's heaps back to the system. Each row group's column
+/// writers allocate and free tens of MiB (zstd 11 contexts, page buffers) on three threads; glibc
+/// kept those pages, and peak RSS of a 1 M-record convert went from ~240 to 280–370 MB
+/// (BENCHMARKS.md). Once per row group costs a few milliseconds.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A row group whose other columns are encoded, waiting for its helper's `eventJson` chunk.
+struct Pending {
+    chunks: Vec<Option<ArrowColumnChunk>>,
+    helper: usize,
+}
+
+pub struct ParquetFileWriter<'scope> {
+    writer: SerializedFileWriter<BufWriter<File>>,
+    factory: ArrowRowGroupWriterFactory,
+    /// Writers of the current row group encoded here; `None` at the helpers' leaf.
+    local: Vec<Option<ArrowColumnWriter>>,
+    helper_leaf: usize,
+    helpers: Vec<Helper<'scope>>,
+    /// Row groups handed to helpers and not yet in the file, oldest first.
+    pending: VecDeque<Pending>,
+    rows_in_group: usize,
+    row_groups: usize,
+    pub path: PathBuf,
+}
+
+impl<'scope> ParquetFileWriter<'scope> {
+    pub fn try_new<'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        file: File,
+        path: PathBuf,
+        props: WriterProperties,
+    ) -> Result<Self> {
+        // ArrowWriter lays down the schema and key-value metadata; we take over its row groups.
+        let (writer, factory) = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            schema::event_schema(),
+            Some(props),
+        )?
+        .into_serialized_writer()?;
+        let helper_leaf = writer
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.path().parts() == [schema::EVENT_JSON])
+            .ok_or_else(|| ParquetError::General("eventJson is a leaf column".into()))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let helpers = (0..cores.clamp(2, 4))
+            .map(|_| Helper::spawn(scope))
+            .collect();
         let mut file = ParquetFileWriter {
             writer,
             factory,
             local: Vec::new(),
             helper_leaf,
-            helper: Helper { to, from, handle },
+            helpers,
+            pending: VecDeque::new(),
             rows_in_group: 0,
             row_groups: 0,
             path,
@@ -111,19 +164,18 @@ impl<'scope> ParquetFileWriter<'scope> {
         Ok(file)
     }
 
+    /// The helper that encodes the current row group's `eventJson`.
+    fn helper(&self) -> &Helper<'scope> {
+        &self.helpers[self.row_groups % self.helpers.len()]
+    }
+
     fn start_row_group(&mut self) -> Result<()> {
         let mut writers = self.factory.create_column_writers(self.row_groups)?;
         let helper_writer = writers.remove(self.helper_leaf);
         self.local = writers.into_iter().map(Some).collect();
         self.local.insert(self.helper_leaf, None);
-        self.send(ToHelper::Writer(Box::new(helper_writer)))
-    }
-
-    fn send(&self, msg: ToHelper) -> Result<()> {
-        self.helper
-            .to
-            .send(msg)
-            .map_err(|_| ParquetError::General("the eventJson encoder stopped".into()))
+        self.helper()
+            .send(ToHelper::Writer(Box::new(helper_writer)))
     }
 
     /// Appends rows (of the event schema), closing row groups at `ROW_GROUP_ROWS`.
@@ -147,7 +199,7 @@ impl<'scope> ParquetFileWriter<'scope> {
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
             for leaf_column in compute_leaves(field, column)? {
                 if leaf == self.helper_leaf {
-                    self.send(ToHelper::Leaf(leaf_column))?;
+                    self.helper().send(ToHelper::Leaf(leaf_column))?;
                 } else {
                     self.local[leaf]
                         .as_mut()
@@ -161,32 +213,47 @@ impl<'scope> ParquetFileWriter<'scope> {
         Ok(())
     }
 
+    /// Hands the current row group to its helper to finish; writes out the oldest pending row
+    /// group when every helper has one (the next row group's helper must be free).
     fn close_row_group(&mut self) -> Result<()> {
         if self.rows_in_group == 0 {
             return Ok(());
         }
-        self.send(ToHelper::Close)?;
-        let helper_chunk = self
-            .helper
-            .from
-            .recv()
-            .map_err(|_| ParquetError::General("the eventJson encoder stopped".into()))??;
+        self.helper().send(ToHelper::Close)?;
+        let chunks = std::mem::take(&mut self.local)
+            .into_iter()
+            .map(|w| w.map(|w| w.close()).transpose())
+            .collect::<Result<_>>()?;
+        let helper = self.row_groups % self.helpers.len();
+        self.pending.push_back(Pending { chunks, helper });
+        self.rows_in_group = 0;
+        self.row_groups += 1;
+        while self.pending.len() >= self.helpers.len() {
+            self.flush_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn flush_oldest(&mut self) -> Result<()> {
+        let Some(Pending { chunks, helper }) = self.pending.pop_front() else {
+            return Ok(());
+        };
+        let mut helper_chunk = Some(self.helpers[helper].chunk()?);
         let mut row_group = self.writer.next_row_group()?;
-        let mut helper_chunk = Some(helper_chunk);
-        for writer in std::mem::take(&mut self.local) {
-            let chunk = match writer {
-                Some(w) => w.close()?,
+        for chunk in chunks {
+            let chunk = match chunk {
+                Some(chunk) => chunk,
                 None => helper_chunk.take().expect("one helper leaf"),
             };
             chunk.append_to_row_group(&mut row_group)?;
         }
         row_group.close()?;
-        self.rows_in_group = 0;
-        self.row_groups += 1;
+        release_freed_memory();
         Ok(())
     }
 
-    /// Bytes written so far plus an estimate of the open row group.
+    /// Bytes written so far plus an estimate of the open row group; a row group still with
+    /// its helper is not counted, so a file can end up one row group (a few MiB) over.
     pub fn estimated_size(&self) -> usize {
         let local: usize = self
             .local
@@ -194,16 +261,23 @@ impl<'scope> ParquetFileWriter<'scope> {
             .flatten()
             .map(|w| w.get_estimated_total_bytes())
             .sum();
-        // The helper's column is about as big as all the others together.
+        // The helpers' column is about as big as all the others together.
         self.writer.bytes_written() + local * 2
     }
 
     /// Finishes the file and returns the underlying file handle.
     pub fn finish(mut self) -> Result<File> {
         self.close_row_group()?;
-        let ParquetFileWriter { writer, helper, .. } = self;
-        drop(helper.to);
-        let _ = helper.handle.join();
+        while !self.pending.is_empty() {
+            self.flush_oldest()?;
+        }
+        let ParquetFileWriter {
+            writer, helpers, ..
+        } = self;
+        for helper in helpers {
+            drop(helper.to);
+            let _ = helper.handle.join();
+        }
         let buffered = writer.into_inner()?;
         buffered
             .into_inner()
