@@ -389,7 +389,11 @@ impl ParquetDatasetSink {
         ));
         let thread = {
             let path = path.clone();
-            std::thread::spawn(move || spill::write_run(&path, batches))
+            std::thread::spawn(move || {
+                let written = spill::write_run(&path, batches);
+                super::release_freed_memory();
+                written
+            })
         };
         self.spilling = Some(Spilling {
             path: path.clone(),

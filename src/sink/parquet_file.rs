@@ -93,18 +93,6 @@ fn stopped() -> ParquetError {
     ParquetError::General("an eventJson encoder stopped".into())
 }
 
-/// Hands memory that is free inside glibc's heaps back to the system. Each row group's column
-/// writers allocate and free tens of MiB (zstd 11 contexts, page buffers) on three threads; glibc
-/// kept those pages, and peak RSS of a 1 M-record convert went from ~240 to 280–370 MB
-/// (BENCHMARKS.md). Once per row group costs a few milliseconds.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the kernel; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// A row group whose other columns are encoded, waiting for its helper's `eventJson` chunk.
 struct Pending {
     chunks: Vec<Option<ArrowColumnChunk>>,
@@ -248,7 +236,7 @@ impl<'scope> ParquetFileWriter<'scope> {
             chunk.append_to_row_group(&mut row_group)?;
         }
         row_group.close()?;
-        release_freed_memory();
+        super::release_freed_memory();
         Ok(())
     }
 

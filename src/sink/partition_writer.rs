@@ -268,7 +268,7 @@ fn conform(batch: RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
 /// Writer settings of every dataset file: zstd, dictionaries, page statistics (→ page index),
 /// the sort order declared, and the schema and tool versions in the key-value metadata.
 /// Measured on generated Inspector data (BENCHMARKS.md): `eventJson` is over half the bytes and
-/// repeats what the typed columns hold, so it gets zstd 11, 8 MiB pages and DELTA_LENGTH_BYTE_ARRAY
+/// repeats what the typed columns hold, so it gets zstd 11, 4 MiB pages and DELTA_LENGTH_BYTE_ARRAY
 /// (the records back to back, lengths apart: 4% smaller than PLAIN's length-prefixed values) —
 /// what it takes for the whole dataset to stay smaller than the gzipped trail files it came from;
 /// sorted `eventTime` and the random ids get delta encodings instead of dictionaries that only grow.
@@ -305,7 +305,7 @@ pub(super) fn writer_properties() -> WriterProperties {
             ),
         ]))
         .set_column_compression(column(schema::EVENT_JSON), zstd(11))
-        .set_column_data_page_size_limit(column(schema::EVENT_JSON), 8 << 20)
+        .set_column_data_page_size_limit(column(schema::EVENT_JSON), 4 << 20)
         .set_column_statistics_enabled(column(schema::EVENT_JSON), EnabledStatistics::None)
         .set_column_dictionary_enabled(column(schema::EVENT_TIME), false)
         .set_column_encoding(column(schema::EVENT_TIME), Encoding::DELTA_BINARY_PACKED);
