@@ -493,7 +493,7 @@ fn a_killed_run_leaves_only_readable_files_and_the_rerun_completes() {
     }
     let out = dir.path().join("ds");
     for delay_ms in [150, 400, 900] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trailq"))
+        let mut child = trailq_command()
             .args(["convert", "--quiet"])
             .arg(&inputs)
             .arg("--out")

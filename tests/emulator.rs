@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudtrail::Client;
@@ -19,7 +19,7 @@ use trailq::emulator::server::KeyAccess;
 use trailq::emulator::store::GroundTruthEvent;
 use trailq::emulator::{DataSource, Emulator, EmulatorConfig};
 
-use crate::util::{aws_cli, stderr, stdout};
+use crate::util::{aws_cli, stderr, stdout, trailq_command};
 
 const A1: &str = "111122223333";
 const A2: &str = "444455556666";
@@ -917,7 +917,7 @@ fn the_aws_cli_pages_lookup_events_and_runs_lake_queries() {
 fn the_emulator_command_serves_until_stopped_and_writes_its_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
     let truth_file = dir.path().join("truth.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailq"))
+    let mut child = trailq_command()
         .args([
             "emulator",
             "--port",

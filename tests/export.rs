@@ -15,7 +15,7 @@ use trailq::emulator::store::GroundTruthEvent;
 use trailq::emulator::{DataSource, Emulator, EmulatorConfig};
 use trailq::time::format_micros;
 
-use crate::util::{aws_cli, read_files, stderr, stdout, strings};
+use crate::util::{aws_cli, read_files, stderr, stdout, strings, trailq_command};
 
 const A1: &str = "111122223333";
 const A2: &str = "444455556666";
@@ -71,19 +71,12 @@ fn aws_config(dir: &Path) {
 }
 
 fn export_command(emulator: &Emulator, home: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trailq"));
+    let mut c = trailq_command();
     c.arg("export")
         .args(args)
         .args(["--endpoint-url", &emulator.endpoint_url()])
         .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("AWS_ENDPOINT_URL");
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"));
     c
 }
 

@@ -20,7 +20,7 @@ use trailq::emulator::server::KeyAccess;
 use trailq::emulator::{DataSource, Emulator, EmulatorConfig};
 use trailq::time::format_micros;
 
-use crate::util::{dataset_sql, duckdb, stderr, stdout, trailq};
+use crate::util::{dataset_sql, duckdb, stderr, stdout, trailq, trailq_command};
 
 const ACCOUNTS: [&str; 3] = ["111122223333", "444455556666", "777788889999"];
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -101,15 +101,7 @@ fn with_aws(cmd: &mut Command, home: &Path, emulator: &Emulator) {
     cmd.args(["--endpoint-url", &emulator.endpoint_url()])
         .env("AWS_CONFIG_FILE", home.join("config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_PROFILE", "p0")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("TRAILQ_EDS")
-        .env_remove("TRAILQ_QUERIES_DIR");
+        .env("AWS_PROFILE", "p0");
 }
 
 fn jsonl(path: &Path) -> Vec<Value> {
@@ -179,7 +171,7 @@ fn every_saved_query_gives_the_same_answer_on_lake_and_on_the_export_and_finds_i
 
     // The export: Event history of every account and Region (the emulator's limits are off, so
     // the pace can be too).
-    let mut export = Command::new(env!("CARGO_BIN_EXE_trailq"));
+    let mut export = trailq_command();
     export.args([
         "export",
         "--out",
@@ -252,7 +244,7 @@ fn every_saved_query_gives_the_same_answer_on_lake_and_on_the_export_and_finds_i
             .flat_map(|p| ["--param".to_owned(), p.clone()])
             .collect();
         let lake_out = home.path().join(format!("{}.lake.jsonl", query.name));
-        let mut lake = Command::new(env!("CARGO_BIN_EXE_trailq"));
+        let mut lake = trailq_command();
         lake.args([
             "queries",
             "run",
@@ -635,7 +627,7 @@ fn every_saved_query_gives_the_same_answer_on_lake_and_on_the_export_and_finds_i
 
     // `trailq query NAME` is the same saved query through the Lake client.
     let out = home.path().join("by-name.jsonl");
-    let mut by_name = Command::new(env!("CARGO_BIN_EXE_trailq"));
+    let mut by_name = trailq_command();
     by_name
         .args([
             "query",

@@ -16,7 +16,7 @@ use trailq::emulator::limits::Limits;
 use trailq::emulator::store::EventStore;
 use trailq::emulator::{DataSource, Emulator, EmulatorConfig};
 
-use crate::util::{aws_cli, duckdb, stderr, stdout};
+use crate::util::{aws_cli, duckdb, stderr, stdout, trailq_command};
 
 const NOW: i64 = 1_795_176_000_000_000;
 
@@ -51,7 +51,7 @@ fn emulator(queued: Duration) -> Emulator {
 }
 
 fn command(emulator: &Emulator, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trailq"));
+    let mut c = trailq_command();
     c.args(args)
         .args([
             "--endpoint-url",
@@ -60,12 +60,7 @@ fn command(emulator: &Emulator, args: &[&str]) -> Command {
             "us-east-1",
         ])
         .env("AWS_ACCESS_KEY_ID", "AKIAQUERYTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("TRAILQ_EDS");
+        .env("AWS_SECRET_ACCESS_KEY", "x");
     c
 }
 

@@ -8,15 +8,38 @@ use arrow::array::{AsArray, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// Runs `trailq` with `args`.
+/// The trailq binary with nothing from the developer's shell that changes what it connects to or
+/// reads: no AWS credentials, profile, Region or endpoint, no config or credentials files, no
+/// instance metadata, no `TRAILQ_*` defaults, and no `~/.config/trailq/queries`. Tests that need
+/// any of these set them on the returned command.
+pub fn trailq_command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trailq"));
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "TRAILQ_EDS",
+        "TRAILQ_QUERIES_DIR",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("XDG_CONFIG_HOME", "/nonexistent/trailq-tests");
+    c
+}
+
 pub fn trailq<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(env!("CARGO_BIN_EXE_trailq"))
-        .args(args)
-        .output()
-        .expect("trailq runs")
+    trailq_command().args(args).output().expect("trailq runs")
 }
 
 pub fn stdout(o: &Output) -> String {
