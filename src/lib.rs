@@ -17,6 +17,7 @@ pub mod emulator;
 pub mod error;
 pub mod json;
 pub mod library;
+pub mod memory;
 pub mod pace;
 pub mod params;
 pub mod record;

@@ -391,7 +391,7 @@ impl ParquetDatasetSink {
             let path = path.clone();
             std::thread::spawn(move || {
                 let written = spill::write_run(&path, batches);
-                super::release_freed_memory();
+                crate::memory::release_freed_memory();
                 written
             })
         };

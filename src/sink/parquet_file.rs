@@ -236,7 +236,7 @@ impl<'scope> ParquetFileWriter<'scope> {
             chunk.append_to_row_group(&mut row_group)?;
         }
         row_group.close()?;
-        super::release_freed_memory();
+        crate::memory::release_freed_memory();
         Ok(())
     }
 
