@@ -27,10 +27,9 @@ pub enum Error {
     /// An AWS API refused a request in a way retrying cannot fix.
     #[error("{0}")]
     Api(String),
-    #[error(
-        "interrupted: the slices already finished are in the dataset; run the same command again to continue"
-    )]
-    Interrupted,
+    /// Ctrl-C; the text ([`EXPORT_KEPT`], [`NOTHING_WRITTEN`]) says what was kept (an export's finished slices, or nothing).
+    #[error("interrupted: {0}")]
+    Interrupted(&'static str),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write to standard output")]
@@ -41,7 +40,7 @@ impl Error {
     /// The exit status this error gives.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Interrupted(_) => EXIT_INTERRUPTED,
             _ => EXIT_ERROR,
         }
     }
@@ -71,3 +70,9 @@ pub const EXIT_REJECTED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 /// Exit status after Ctrl-C (128 + SIGINT), as shells expect.
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// What an interrupted export keeps.
+pub const EXPORT_KEPT: &str =
+    "the slices already finished are in the dataset; run the same command again to continue";
+/// What an interrupted query keeps: its output is written only once every row is in.
+pub const NOTHING_WRITTEN: &str = "no output was written";

@@ -328,6 +328,12 @@ fn ctrl_c_cancels_the_query_on_lake() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert!(stderr(&o).contains("cancelled query"), "{}", stderr(&o));
+    // Not the export's "finished slices are in the dataset": a query keeps nothing.
+    assert!(
+        stderr(&o).contains("interrupted: no output was written"),
+        "{}",
+        stderr(&o)
+    );
     let queries = listed();
     assert_eq!(queries.len(), 1);
     assert_eq!(queries[0]["QueryStatus"], "CANCELLED");

@@ -297,7 +297,7 @@ pub async fn on_dataset(
             n = stream.next() => n,
             _ = tokio::signal::ctrl_c() => {
                 spinner.finish_and_clear();
-                return Err(Error::Interrupted);
+                return Err(Error::Interrupted(crate::error::NOTHING_WRITTEN));
             }
         };
         let Some(batch) = next else { break };

@@ -266,7 +266,7 @@ pub async fn on_lake(
                     spinner.finish_and_clear();
                     lake::cancel(client, &id).await.map_err(lake_error)?;
                     eprintln!("cancelled query {id}");
-                    return Err(Error::Interrupted);
+                    return Err(Error::Interrupted(crate::error::NOTHING_WRITTEN));
                 }
             }
         }
@@ -308,7 +308,7 @@ pub async fn on_lake(
         _ = tokio::signal::ctrl_c() => {
             bar.finish_and_clear();
             eprintln!("stopped; the results of query {id} stay available for 7 days: trailq query --query-id {id}");
-            return Err(Error::Interrupted);
+            return Err(Error::Interrupted(crate::error::NOTHING_WRITTEN));
         }
     }
     bar.finish_and_clear();

@@ -360,7 +360,7 @@ pub async fn export_with(
         return Err(e);
     }
     if interrupted {
-        return Err(Error::Interrupted);
+        return Err(Error::Interrupted(crate::error::EXPORT_KEPT));
     }
     // Streams of skipped Regions never finish; the run is complete without them.
     let run = finish_run(args, &mut state, run)?;

@@ -190,7 +190,7 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
     };
     let outcome = tokio::select! {
         r = fetch => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted(crate::error::EXPORT_KEPT)),
     };
     drop(tx);
     let (written, mut state, sink) = writer
