@@ -17,7 +17,7 @@ use crate::library::{self, Origin, SavedQuery};
 use crate::params::{self, Value};
 use crate::sink::results::{Format, Spool};
 use crate::source::lake::Page;
-use crate::sql::lake_values::render;
+use crate::sql::lake_values::{column_names, render_rows};
 use crate::sql::local::{self, Dataset, LOCAL_EDS, LocalError};
 
 #[derive(Debug, Args)]
@@ -302,26 +302,13 @@ pub async fn on_dataset(
         };
         let Some(batch) = next else { break };
         let batch = batch.map_err(|e| local_error(LocalError::Engine(e)))?;
-        let page_names = schema_names.get_or_insert_with(|| match &names {
-            Some(n) if n.len() == batch.num_columns() => n.iter().cloned().map(Some).collect(),
-            _ => batch
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| Some(f.name().clone()))
-                .collect(),
+        let page_names = schema_names.get_or_insert_with(|| {
+            column_names(names.as_deref(), &batch)
+                .into_iter()
+                .map(Some)
+                .collect()
         });
-        let mut page_rows = Vec::with_capacity(batch.num_rows());
-        for row in 0..batch.num_rows() {
-            page_rows.push(
-                batch
-                    .columns()
-                    .iter()
-                    .map(|c| render(c, row))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(Error::Usage)?,
-            );
-        }
+        let page_rows = render_rows(&batch).map_err(Error::Usage)?;
         rows += page_rows.len() as u64;
         spinner.set_message(format!("{rows} rows"));
         spool

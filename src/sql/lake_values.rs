@@ -24,24 +24,33 @@ pub fn render_batches(
             Vec::new(),
         ));
     };
-    let schema = first.schema();
-    let columns = match names {
-        Some(names) if names.len() == schema.fields().len() => names.to_vec(),
-        _ => schema.fields().iter().map(|f| f.name().clone()).collect(),
-    };
+    let columns = column_names(names, first);
     let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
     for batch in batches {
-        for row in 0..batch.num_rows() {
-            rows.push(
-                batch
-                    .columns()
-                    .iter()
-                    .map(|c| render(c, row))
-                    .collect::<Result<Vec<_>, _>>()?,
-            );
-        }
+        rows.extend(render_rows(batch)?);
     }
     Ok((columns, rows))
+}
+
+/// The statement's own column names when it gives one per column (Lake keeps their case), else
+/// the batch's.
+pub fn column_names(names: Option<&[String]>, batch: &RecordBatch) -> Vec<String> {
+    match names {
+        Some(names) if names.len() == batch.num_columns() => names.to_vec(),
+        _ => batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect(),
+    }
+}
+
+/// A batch's rows, each value as Lake renders it.
+pub fn render_rows(batch: &RecordBatch) -> Result<Vec<Vec<Option<String>>>, String> {
+    (0..batch.num_rows())
+        .map(|row| batch.columns().iter().map(|c| render(c, row)).collect())
+        .collect()
 }
 
 /// One value, `None` for SQL NULL.
