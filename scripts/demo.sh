@@ -13,7 +13,9 @@ echo
 echo "Who created suppression filters (findings hidden), and who turned Inspector off:"
 .venv/bin/duckdb -c "
 SET TimeZone = 'UTC';
-SELECT eventTime, recipientAccountId AS account, awsRegion AS region, eventName, userIdentity.arn AS who,
+SELECT eventTime, recipientAccountId AS account, awsRegion AS region, eventName,
+       -- the saved queries' principal: Identity Center users have no ARN, AWS services no user
+       coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.onBehalfOf.userId, userIdentity.principalId) AS who,
        sourceIPAddress AS ip, coalesce(requestParameters['name'], requestParameters['resourceTypes']) AS what
 FROM read_parquet('$out/**/*.parquet', hive_partitioning = true)
 WHERE eventSource = 'inspector2.amazonaws.com' AND errorCode IS NULL

@@ -524,12 +524,14 @@ fn the_demo_exports_three_accounts_and_points_at_the_planted_activity() {
     let rows = crate::util::duckdb(&sql);
     assert!(
         rows.iter().any(|r| r["eventName"] == "CreateFilter"
-            && r["arn"]
+            && r["who"]
                 .as_str()
                 .is_some_and(|a| a.ends_with("user/mallory"))),
         "{rows:?}"
     );
     assert!(rows.iter().any(|r| r["eventName"] == "Disable"), "{rows:?}");
+    // Every row names who did it (the saved queries' principal expression, not only the ARN).
+    assert!(rows.iter().all(|r| r["who"].is_string()), "{rows:?}");
     let accounts: BTreeSet<String> = strings(&out, "recipientAccountId")
         .into_iter()
         .flatten()
