@@ -519,6 +519,22 @@ fn the_demo_exports_three_accounts_and_points_at_the_planted_activity() {
         .lines()
         .find_map(|l| l.trim().strip_prefix("duckdb -c "))
         .unwrap_or_else(|| panic!("the DuckDB one-liner: {text}"));
+    // An Identity Center user's suppression filter (such a user has no ARN), added to the
+    // export: the one-liner must still say who made it.
+    let ic_user = "94482488-3041-7026-18f5-1e2ab4e5ea10";
+    let record = format!(
+        r#"{{"eventVersion":"1.09","userIdentity":{{"type":"IdentityCenterUser","accountId":"111122223333","onBehalfOf":{{"userId":"{ic_user}","identityStoreArn":"arn:aws:identitystore::111122223333:identitystore/d-1234567890"}},"credentialId":"EXAMPLEcredentialId"}},"eventTime":"2026-11-20T09:30:00Z","eventSource":"inspector2.amazonaws.com","eventName":"CreateFilter","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-internal/3","requestParameters":{{"action":"SUPPRESS","name":"ic-user-filter"}},"responseElements":null,"requestID":"5d6a3e0c-1b7e-4d8f-9a51-0c2f8e7d6b41","eventID":"0b1e2f3a-4c5d-4e6f-8a7b-9c0d1e2f3a4b","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}}"#
+    );
+    let record_file = dir.path().join("ic-user.json");
+    std::fs::write(&record_file, record).unwrap();
+    let o = crate::util::trailq([
+        "convert",
+        record_file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     // The printed command, run as printed, finds the planted suppression filter and Disable.
     let sql = command.trim_matches('"').replace("\\\"", "\"");
     let rows = crate::util::duckdb(&sql);
@@ -530,6 +546,11 @@ fn the_demo_exports_three_accounts_and_points_at_the_planted_activity() {
         "{rows:?}"
     );
     assert!(rows.iter().any(|r| r["eventName"] == "Disable"), "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r["eventName"] == "CreateFilter" && r["who"] == ic_user),
+        "{rows:?}"
+    );
     // Every row names who did it (the saved queries' principal expression, not only the ARN).
     assert!(rows.iter().all(|r| r["who"].is_string()), "{rows:?}");
     let accounts: BTreeSet<String> = strings(&out, "recipientAccountId")

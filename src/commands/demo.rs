@@ -136,9 +136,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         ))?;
     }
     println!("\n`trailq queries list` shows the other saved queries.");
+    // `who` is the saved queries' principal: Identity Center users have no ARN, services no user.
+    // scripts/demo.sh runs this printed line as it stands.
     println!(
         "\nThe Parquet dataset is in `{dataset}`. Open it in DuckDB — who created suppression filters (findings hidden) and who turned Inspector off:\n\n  \
-         duckdb -c \"SET TimeZone='UTC'; SELECT eventTime, recipientAccountId, eventName, coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.onBehalfOf.userId, userIdentity.principalId) AS who, requestParameters['action'] AS action FROM read_parquet('{dataset}/**/*.parquet', hive_partitioning = true) WHERE eventSource = 'inspector2.amazonaws.com' AND errorCode IS NULL AND ((eventName IN ('CreateFilter', 'UpdateFilter') AND requestParameters['action'] = 'SUPPRESS') OR eventName = 'Disable') ORDER BY eventTime\""
+         duckdb -c \"SET TimeZone='UTC'; SELECT eventTime, recipientAccountId AS account, awsRegion AS region, eventName, coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.onBehalfOf.userId, userIdentity.principalId) AS who, sourceIPAddress AS ip, coalesce(requestParameters['name'], requestParameters['resourceTypes']) AS what FROM read_parquet('{dataset}/**/*.parquet', hive_partitioning = true) WHERE eventSource = 'inspector2.amazonaws.com' AND errorCode IS NULL AND ((eventName IN ('CreateFilter', 'UpdateFilter') AND requestParameters['action'] = 'SUPPRESS') OR eventName = 'Disable') ORDER BY eventTime DESC\""
     );
     Ok(code)
 }
