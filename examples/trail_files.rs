@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use trailq::emulator::generate::{Generator, GeneratorConfig};
-use trailq::emulator::trail_files::write_trail_files;
+use trailq_emulator::generate::{Generator, GeneratorConfig};
+use trailq_emulator::trail_files::write_trail_files;
 
 #[derive(Parser)]
 struct Args {
@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..GeneratorConfig::default()
     };
     if let Some(now) = &args.now {
-        config.now_micros = trailq::time::parse_timestamp_micros(now)
+        config.now_micros = trailq_events::time::parse_timestamp_micros(now)
             .ok_or_else(|| format!("--now `{now}` is not a time like 2026-11-24T00:00:00Z"))?;
     }
     let written = write_trail_files(

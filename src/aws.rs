@@ -96,7 +96,7 @@ pub async fn load(profile: Option<&str>, endpoint_url: Option<&str>) -> Result<I
     if let Err(e) = provider.provide_credentials().await {
         return Err(AwsError::NoCredentials {
             who,
-            detail: crate::error::chain(&e),
+            detail: crate::error_chain(&e),
         });
     }
     Ok(Identity {
@@ -203,5 +203,5 @@ where
             None => code.to_owned(),
         };
     }
-    crate::error::chain(error)
+    crate::error_chain(error)
 }

@@ -6,11 +6,12 @@
 
 use std::io;
 
-use crate::aws::AwsError;
-use crate::checkpoint::CheckpointError;
-use crate::emulator::EmulatorError;
-use crate::sink::parquet_dataset::DatasetError;
-use crate::source::log_files::PathError;
+use trailq::aws::AwsError;
+use trailq::dataset::checkpoint::CheckpointError;
+use trailq::dataset::sink::DatasetError;
+use trailq::pipeline::PipelineError;
+use trailq_emulator::EmulatorError;
+use trailq_events::files::PathError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -24,6 +25,8 @@ pub enum Error {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
     /// An AWS API refused a request in a way retrying cannot fix.
     #[error("{0}")]
     Api(String),
@@ -52,17 +55,6 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
-
-/// An error and its causes on one line: `a: b: c`.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
-}
 
 /// Exit status of a run that finished with rejected inputs.
 pub const EXIT_REJECTED: u8 = 1;

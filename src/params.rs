@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::time::{format_micros, parse_duration, parse_time_or_day};
+use trailq_events::time::{format_micros, parse_duration, parse_time_or_day};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {

@@ -12,12 +12,12 @@ use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{EventCategory, LookupAttribute, LookupAttributeKey, QueryStatus};
 use serde_json::Value;
 
-use trailq::emulator::generate::{GeneratorConfig, INSPECTOR_SCAN, INSPECTOR2};
-use trailq::emulator::lake::LakeTiming;
-use trailq::emulator::limits::Limits;
-use trailq::emulator::server::KeyAccess;
-use trailq::emulator::store::GroundTruthEvent;
-use trailq::emulator::{DataSource, Emulator, EmulatorConfig};
+use trailq_emulator::generate::{GeneratorConfig, INSPECTOR_SCAN, INSPECTOR2};
+use trailq_emulator::lake::LakeTiming;
+use trailq_emulator::limits::Limits;
+use trailq_emulator::server::KeyAccess;
+use trailq_emulator::store::GroundTruthEvent;
+use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
 
 use crate::util::{aws_cli, stderr, stdout, trailq_command};
 
@@ -784,7 +784,7 @@ fn the_aws_cli_pages_lookup_events_and_runs_lake_queries() {
     let url = emulator.endpoint_url();
     let all = emulator.ground_truth();
     let (start, end) = (NOW - 90 * DAY, NOW);
-    let iso = |t: i64| trailq::time::format_micros(t);
+    let iso = |t: i64| trailq_events::time::format_micros(t);
     // Inspector Scan: a few pages, so the CLI's own pagination (botocore) is exercised at 2/s.
     let o = aws_cli(
         &url,
@@ -1004,8 +1004,9 @@ fn a_query_that_runs_too_long_times_out() {
 #[test]
 fn the_emulator_serves_records_loaded_from_files() {
     let files = vec![crate::util::corpus().join("trail_files")];
-    // What the files hold, read the way the emulator reads them.
-    let (store, report) = trailq::emulator::store::EventStore::load(&files).unwrap();
+    // What the files hold, read the way `trailq emulator --load` reads them.
+    let loaded = trailq::pipeline::read_records(&files).unwrap();
+    let (store, report) = trailq_emulator::store::EventStore::from_records(loaded.records.clone());
     assert!(
         store.len() > 50,
         "{} events loaded: {:?}",
@@ -1015,7 +1016,7 @@ fn the_emulator_serves_records_loaded_from_files() {
     let truth = store.ground_truth();
     let newest = truth.iter().max_by_key(|e| e.event_time_micros).unwrap();
     let emulator = Emulator::spawn(EmulatorConfig {
-        data: DataSource::Files(files),
+        data: DataSource::Records(loaded.records),
         default_account: Some(newest.account.clone()),
         limits: Limits::OFF,
         ..EmulatorConfig::default()

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use trailq::emulator::generate::{
+use trailq_emulator::generate::{
     FOREIGN_ACCOUNT, Generator, GeneratorConfig, INSPECTOR_CLASSIC, INSPECTOR_SCAN,
     INSPECTOR_SOURCES, INSPECTOR2,
 };
-use trailq::emulator::lake::LakeTiming;
-use trailq::emulator::limits::Limits;
-use trailq::emulator::server::KeyAccess;
-use trailq::emulator::{DataSource, Emulator, EmulatorConfig};
-use trailq::time::format_micros;
+use trailq_emulator::lake::LakeTiming;
+use trailq_emulator::limits::Limits;
+use trailq_emulator::server::KeyAccess;
+use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
+use trailq_events::time::format_micros;
 
 use crate::util::{dataset_sql, duckdb, stderr, stdout, trailq, trailq_command};
 

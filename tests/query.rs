@@ -10,11 +10,11 @@ use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use trailq::emulator::generate::{Generator, GeneratorConfig};
-use trailq::emulator::lake::LakeTiming;
-use trailq::emulator::limits::Limits;
-use trailq::emulator::store::EventStore;
-use trailq::emulator::{DataSource, Emulator, EmulatorConfig};
+use trailq_emulator::generate::{Generator, GeneratorConfig};
+use trailq_emulator::lake::LakeTiming;
+use trailq_emulator::limits::Limits;
+use trailq_emulator::store::EventStore;
+use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
 
 use crate::util::{aws_cli, duckdb, stderr, stdout, trailq_command};
 
@@ -89,14 +89,14 @@ fn locally(sql: &str) -> Vec<RecordBatch> {
         let batches: Vec<RecordBatch> = store
             .record_batches()
             .iter()
-            .map(|b| trailq::sql::lowercase::lowercase_batch(b).unwrap())
+            .map(|b| trailq_lake_sql::lowercase::lowercase_batch(b).unwrap())
             .collect();
         let schema = batches[0].schema();
         let table = datafusion::datasource::MemTable::try_new(schema, vec![batches]).unwrap();
-        let ctx = trailq::sql::lake_context(NOW);
+        let ctx = trailq_lake_sql::lake_context(NOW);
         ctx.register_table("events", std::sync::Arc::new(table))
             .unwrap();
-        let prepared = trailq::sql::dialect::prepare(sql, |_| Some("events".into())).unwrap();
+        let prepared = trailq_lake_sql::dialect::prepare(sql, |_| Some("events".into())).unwrap();
         ctx.sql(&prepared.sql)
             .await
             .unwrap()
@@ -152,7 +152,7 @@ fn results_have_the_rows_and_types_the_same_sql_gives_locally() {
         [
             DataType::Utf8,
             DataType::Int64,
-            trailq::schema::timestamp_type(),
+            trailq_events::schema::timestamp_type(),
             DataType::Float64
         ]
     );
@@ -164,7 +164,8 @@ fn results_have_the_rows_and_types_the_same_sql_gives_locally() {
                 let names = names.as_string::<i32>().clone();
                 let n = b.column(1).as_primitive::<Int64Type>().clone();
                 let first =
-                    arrow::compute::cast(b.column(2), &trailq::schema::timestamp_type()).unwrap();
+                    arrow::compute::cast(b.column(2), &trailq_events::schema::timestamp_type())
+                        .unwrap();
                 let first = first.as_primitive::<TimestampMicrosecondType>().clone();
                 (0..b.num_rows())
                     .map(move |i| (names.value(i).to_owned(), n.value(i), first.value(i)))

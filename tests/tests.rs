@@ -7,6 +7,8 @@ mod util;
 mod convert;
 mod emulator;
 mod export;
+mod pipes;
 mod queries;
 mod query;
 mod schema_ddl;
+mod snapshots;

@@ -1,31 +1,29 @@
 //! `trailq convert PATH… --out DIR`: local CloudTrail files → the Parquet dataset.
 //!
-//! Worker threads (one per core) each take whole files: read, gunzip, split into records, parse,
-//! and build Arrow batches. The calling thread owns the dataset sink and the reject log, so
-//! deduplication and file writing need no locks. The channel between them is bounded, so memory
+//! Worker threads (one per core) each take whole files through the pipeline's parse half
+//! (`RecordParser::push_file`: read, gunzip, split into records, parse, batch). The calling thread
+//! owns its commit half (`Committer`: the dataset and the reject log), so deduplication and file
+//! writing need no locks. The channel between them is bounded, so memory
 //! stays flat however many files there are.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use trailq::dataset::sink::DatasetOptions;
+use trailq::pipeline::{Committer, FileOutcome, Parsed, RecordParser};
+use trailq_events::files::{self, InputFile};
 
-use crate::batch::EventBatchBuilder;
 use crate::error::{EXIT_REJECTED, Error, Result};
-use crate::json::truncate;
-use crate::record::parse_record;
-use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
-use crate::sink::rejected::{RejectLog, Rejection};
-use crate::source::log_files::{self, Contents, InputFile, SkipKind};
+use crate::terminal::note;
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -48,32 +46,13 @@ pub struct ConvertArgs {
     pub quiet: bool,
 }
 
-/// Rows a worker gathers before handing a batch over (~2 KB of Arrow each).
-const BATCH_ROWS: usize = 4096;
-/// …or record-text bytes, whichever comes first (keeps batches of huge records small).
-const BATCH_TEXT_BYTES: usize = 16 << 20;
 /// Record rejections printed on the terminal; all of them are in the reject log.
 const PRINTED_REJECTIONS: u64 = 10;
 
+/// What a worker hands the thread that owns the dataset.
 enum Msg {
-    Batch(RecordBatch),
-    Rejected {
-        file: usize,
-        position: Option<String>,
-        reason: String,
-        record: Option<String>,
-    },
-    FileDone {
-        file: usize,
-        records: u64,
-        outcome: FileOutcome,
-    },
-}
-
-enum FileOutcome {
-    Read,
-    Skipped(SkipKind),
-    Failed(String),
+    Parsed(Parsed),
+    FileDone { file: usize, outcome: FileOutcome },
 }
 
 /// What `convert` reports at the end (also as `--json`).
@@ -102,9 +81,9 @@ pub struct Summary {
 
 pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut sink = ParquetDatasetSink::open(&args.out, DatasetOptions::default())?;
+    let mut committer = Committer::open(&args.out, DatasetOptions::default())?;
     let out_dir = std::fs::canonicalize(&args.out).ok();
-    let found = log_files::discover(&args.paths, out_dir.as_deref())?;
+    let found = files::discover(&args.paths, out_dir.as_deref())?;
     if found.files.is_empty() && found.skipped.is_empty() {
         return Err(Error::Usage(format!(
             "no files to convert under {}",
@@ -125,7 +104,6 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     let files = found.files;
     let total_bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let progress = progress_bar(total_bytes, args.quiet);
-    let mut rejects = RejectLog::new(sink.root());
     let workers = args
         .threads
         .map(NonZeroUsize::get)
@@ -146,8 +124,7 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         let result = receive(
             &rx,
             &files,
-            &mut sink,
-            &mut rejects,
+            &mut committer,
             &mut summary,
             &progress,
             args.quiet,
@@ -163,14 +140,14 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         progress.finish_and_clear();
         return Err(e);
     }
-    let rejected_log = (rejects.count() > 0).then(|| rejects.path().to_owned());
-    rejects.finish()?;
+    let (rejected, log) = committer.rejected();
+    let rejected_log = (rejected > 0).then(|| log.to_owned());
     // Sorting and writing each partition once takes a while after the last file is read.
     progress.set_message(format!(
         "{} records read; writing Parquet files",
         summary.records_read
     ));
-    let stats = sink.finish();
+    let stats = committer.finish();
     progress.finish_and_clear();
     let stats = stats?;
     summary.rows_written = stats.rows_written;
@@ -192,7 +169,7 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     }
     if summary.records_rejected > 0 || summary.files_rejected > 0 {
         if let Some(log) = &summary.rejected_log {
-            eprintln!(
+            note!(
                 "{} rejected record(s) and {} rejected file(s): every one is in `{}` with its reason",
                 summary.records_rejected,
                 summary.files_rejected,
@@ -221,70 +198,49 @@ fn progress_bar(total_bytes: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// The sink side: writes batches, logs rejections, keeps the counts.
+/// The dataset side: commits what the workers parsed, logs and shows rejections, keeps the counts.
 fn receive(
     rx: &Receiver<Msg>,
     files: &[InputFile],
-    sink: &mut ParquetDatasetSink,
-    rejects: &mut RejectLog,
+    committer: &mut Committer,
     summary: &mut Summary,
     progress: &ProgressBar,
     quiet: bool,
 ) -> Result<()> {
-    let run_id = sink.run_id().to_owned();
     for msg in rx {
         match msg {
-            Msg::Batch(batch) => sink.write(&batch)?,
-            Msg::Rejected {
-                file,
-                position,
-                reason,
-                record,
-            } => {
-                let source = files[file].path.to_string_lossy();
+            Msg::Parsed(item) => {
+                let Some(r) = committer.take(item)? else {
+                    continue;
+                };
+                if r.position.is_none() && r.record.is_none() {
+                    progress.suspend(|| note!("rejected file `{}`: {}", r.origin, r.reason));
+                    continue;
+                }
                 summary.records_rejected += 1;
                 if summary.records_rejected <= PRINTED_REJECTIONS {
                     progress.suspend(|| {
-                        eprintln!(
-                            "rejected record at `{source}` {}: {reason}",
-                            position.as_deref().unwrap_or("")
+                        note!(
+                            "rejected record at `{}` {}: {}",
+                            r.origin,
+                            r.position.as_deref().unwrap_or(""),
+                            r.reason
                         )
                     });
                 } else if summary.records_rejected == PRINTED_REJECTIONS + 1 && !quiet {
-                    progress.suspend(|| eprintln!("(more rejected records: see the reject log)"));
+                    progress.suspend(|| note!("(more rejected records: see the reject log)"));
                 }
-                rejects.add(&Rejection {
-                    run: &run_id,
-                    source: &source,
-                    position,
-                    reason,
-                    record: record.as_deref(),
-                })?;
             }
-            Msg::FileDone {
-                file,
-                records,
-                outcome,
-            } => {
-                let path = &files[file].path;
-                summary.records_read += records;
+            Msg::FileDone { file, outcome } => {
                 match outcome {
-                    FileOutcome::Read => summary.files_read += 1,
+                    FileOutcome::Read { records } => {
+                        summary.files_read += 1;
+                        summary.records_read += records;
+                    }
                     FileOutcome::Skipped(kind) => {
                         *summary.files_skipped.entry(kind.to_string()).or_default() += 1
                     }
-                    FileOutcome::Failed(reason) => {
-                        summary.files_rejected += 1;
-                        progress
-                            .suspend(|| eprintln!("rejected file `{}`: {reason}", path.display()));
-                        rejects.add(&Rejection {
-                            run: &run_id,
-                            source: &path.to_string_lossy(),
-                            position: None,
-                            reason,
-                            record: None,
-                        })?;
-                    }
+                    FileOutcome::Rejected => summary.files_rejected += 1,
                 }
                 progress.inc(files[file].bytes);
                 progress.set_message(format!("{} records", summary.records_read));
@@ -294,75 +250,27 @@ fn receive(
     Ok(())
 }
 
-/// The reading side: takes files one at a time until none are left.
+/// The reading side: takes files one at a time until none are left, parsing on this thread.
 fn worker(files: &[InputFile], next: &AtomicUsize, stop: &AtomicBool, tx: SyncSender<Msg>) {
-    let mut builder = EventBatchBuilder::new();
+    let mut parser = RecordParser::new(Default::default());
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= files.len() || stop.load(Ordering::Relaxed) {
             break;
         }
-        let Some((records, outcome)) = convert_file(i, &files[i].path, &mut builder, &tx) else {
-            return; // the receiver is gone
-        };
-        if tx
-            .send(Msg::FileDone {
-                file: i,
-                records,
-                outcome,
-            })
-            .is_err()
-        {
+        let outcome = parser.push_file(&files[i].path);
+        for item in parser.drain() {
+            if tx.send(Msg::Parsed(item)).is_err() {
+                return; // the receiver is gone
+            }
+        }
+        if tx.send(Msg::FileDone { file: i, outcome }).is_err() {
             return;
         }
     }
-    if !builder.is_empty() {
-        let _ = tx.send(Msg::Batch(builder.finish()));
+    if let Some(batch) = parser.flush() {
+        let _ = tx.send(Msg::Parsed(Parsed::Batch(batch)));
     }
-}
-
-/// Converts one file; `None` when the receiver went away.
-fn convert_file(
-    file: usize,
-    path: &Path,
-    builder: &mut EventBatchBuilder,
-    tx: &SyncSender<Msg>,
-) -> Option<(u64, FileOutcome)> {
-    let text = match log_files::read_text(path) {
-        Ok(t) => t,
-        Err(e) => return Some((0, FileOutcome::Failed(e.to_string()))),
-    };
-    let items = match log_files::extract(path, &text) {
-        Ok(Contents::Records(items)) => items,
-        Ok(Contents::Skipped(kind)) => return Some((0, FileOutcome::Skipped(kind))),
-        Err(e) => return Some((0, FileOutcome::Failed(e.to_string()))),
-    };
-    let records = items.len() as u64;
-    for (position, item) in items {
-        let rejected = match item {
-            Ok(record) => match parse_record(&record) {
-                Ok(row) => {
-                    builder.append(&row, &record);
-                    None
-                }
-                Err(e) => Some((e.to_string(), Some(record.into_owned()))),
-            },
-            Err(e) => Some((e.reason, e.text.map(str::to_owned))),
-        };
-        if let Some((reason, record)) = rejected {
-            tx.send(Msg::Rejected {
-                file,
-                position: Some(position.to_string()),
-                reason: truncate(&reason, 300).into_owned(),
-                record,
-            })
-            .ok()?;
-        }
-        if builder.len() >= BATCH_ROWS || builder.text_bytes() >= BATCH_TEXT_BYTES {
-            tx.send(Msg::Batch(builder.finish())).ok()?;
-        }
-    }
-    Some((records, FileOutcome::Read))
 }
 
 fn print_summary(s: &Summary) -> Result<()> {

@@ -8,16 +8,17 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::aws;
 use crate::commands::export::{ExportArgs, Via, export_with};
 use crate::commands::queries::saved_on_dataset;
 use crate::commands::query::OutputArgs;
-use crate::emulator::generate::GeneratorConfig;
-use crate::emulator::limits::Limits;
-use crate::emulator::server::KeyAccess;
-use crate::emulator::{DataSource, Emulator, EmulatorConfig};
 use crate::error::{Error, Result};
-use crate::sink::results::Format;
+use crate::terminal::{note, out};
+use trailq::aws;
+use trailq::results::Format;
+use trailq_emulator::generate::GeneratorConfig;
+use trailq_emulator::limits::Limits;
+use trailq_emulator::server::KeyAccess;
+use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
 
 const ACCOUNTS: [&str; 3] = ["111122223333", "444455556666", "777788889999"];
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -69,7 +70,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     })
     .map_err(Error::Emulator)?;
     let url = emulator.endpoint_url();
-    eprintln!(
+    note!(
         "CloudTrail emulator at {url}: {} events over 91 days in {} accounts × {} Regions, LookupEvents limited to 2 requests/s per account and Region.\n\
          Exporting the last 90 days of Amazon Inspector events from all of them into `{}`…",
         emulator.event_count(),
@@ -110,7 +111,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     drop(emulator);
     let dataset = args.out.display();
     // Two saved queries on the export, as a responder would start.
-    let library = crate::library::Library::load(&[]).map_err(|e| Error::Usage(e.to_string()))?;
+    let library = trailq::library::Library::load(&[]).map_err(|e| Error::Usage(e.to_string()))?;
     let output = OutputArgs {
         format: Some(Format::Table),
         out: None,
@@ -122,10 +123,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         let values = query
             .values(&[], now)
             .map_err(|e| Error::Usage(e.to_string()))?;
-        println!(
+        out(&format!(
             "\n{}:\n$ trailq queries run {name} --data {dataset}",
             query.title
-        );
+        ))?;
         crate::commands::runtime()?.block_on(saved_on_dataset(
             query,
             values,
@@ -135,12 +136,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             Format::Table,
         ))?;
     }
-    println!("\n`trailq queries list` shows the other saved queries.");
+    out("\n`trailq queries list` shows the other saved queries.")?;
     // `who` is the saved queries' principal: Identity Center users have no ARN, services no user.
     // scripts/demo.sh runs this printed line as it stands.
-    println!(
+    out(&format!(
         "\nThe Parquet dataset is in `{dataset}`. Open it in DuckDB — who created suppression filters (findings hidden) and who turned Inspector off:\n\n  \
          duckdb -c \"SET TimeZone='UTC'; SELECT eventTime, recipientAccountId AS account, awsRegion AS region, eventName, coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.onBehalfOf.userId, userIdentity.principalId) AS who, sourceIPAddress AS ip, coalesce(requestParameters['name'], requestParameters['resourceTypes']) AS what FROM read_parquet('{dataset}/**/*.parquet', hive_partitioning = true) WHERE eventSource = 'inspector2.amazonaws.com' AND errorCode IS NULL AND ((eventName IN ('CreateFilter', 'UpdateFilter') AND requestParameters['action'] = 'SUPPRESS') OR eventName = 'Disable') ORDER BY eventTime DESC\""
-    );
+    ))?;
     Ok(code)
 }

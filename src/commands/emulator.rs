@@ -9,13 +9,14 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::commands::{parse_span, parse_time};
-use crate::emulator::generate::GeneratorConfig;
-use crate::emulator::lake::LakeTiming;
-use crate::emulator::limits::Limits;
-use crate::emulator::server::KeyAccess;
-use crate::emulator::{DataSource, Emulator, EmulatorConfig};
 use crate::error::{Error, Result};
-use crate::time::format_micros;
+use crate::terminal::note;
+use trailq_emulator::generate::GeneratorConfig;
+use trailq_emulator::lake::LakeTiming;
+use trailq_emulator::limits::Limits;
+use trailq_emulator::server::KeyAccess;
+use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
+use trailq_events::time::format_micros;
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
@@ -162,7 +163,15 @@ impl EmulatorArgs {
                 noise: self.noise,
             })
         } else {
-            DataSource::Files(self.load.clone())
+            // Read through the pipeline's file reader: what `convert` reads, the emulator serves.
+            let loaded = trailq::pipeline::read_records(&self.load)?;
+            note!(
+                "loaded {} records from {} files",
+                loaded.records.len(),
+                loaded.files
+            );
+            warn_not_served(&loaded.problems);
+            DataSource::Records(loaded.records)
         };
         let mut limits = if self.limits == "off" {
             Limits::OFF
@@ -200,16 +209,7 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode> {
     let config = args.config()?;
     let limits = config.limits;
     let emulator = Emulator::spawn(config).map_err(Error::Emulator)?;
-    let report = emulator.load_report();
-    for problem in report.problems.iter().take(20) {
-        eprintln!("warning: not served: {problem}");
-    }
-    if report.problems.len() > 20 {
-        eprintln!(
-            "warning: … and {} more records not served",
-            report.problems.len() - 20
-        );
-    }
+    warn_not_served(&emulator.load_report().problems);
     if let Some(path) = &args.ground_truth {
         std::fs::write(path, emulator.ground_truth_jsonl()).map_err(|e| {
             Error::Usage(format!(
@@ -275,4 +275,17 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode> {
     let _ = runtime.block_on(tokio::signal::ctrl_c());
     drop(emulator);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loaded inputs the emulator cannot serve: the first 20, then how many more.
+fn warn_not_served(problems: &[String]) {
+    for problem in problems.iter().take(20) {
+        note!("warning: not served: {problem}");
+    }
+    if problems.len() > 20 {
+        note!(
+            "warning: … and {} more records not served",
+            problems.len() - 20
+        );
+    }
 }

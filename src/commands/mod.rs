@@ -25,13 +25,13 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// `--start`, `--now`…: a time as ISO 8601 (UTC unless it says otherwise), to µs.
 pub fn parse_time(s: &str) -> std::result::Result<i64, String> {
-    crate::time::parse_timestamp_micros(s)
+    trailq_events::time::parse_timestamp_micros(s)
         .ok_or_else(|| format!("`{s}` is not a time like 2026-11-24T12:00:00Z"))
 }
 
 /// `--last 7d`, `--query-timeout 1h`…: a duration.
 pub fn parse_span(s: &str) -> std::result::Result<std::time::Duration, String> {
-    crate::time::parse_duration(s)
+    trailq_events::time::parse_duration(s)
         .ok_or_else(|| format!("`{s}` is not a duration like 500ms, 30s, 15m, 12h or 7d"))
 }
 

@@ -13,12 +13,13 @@ use crate::commands::query::{
     LakeArgs, OutputArgs, ParamArgs, StoreArgs, eds_value, on_lake, results_error, spinner,
 };
 use crate::error::{Error, Result};
-use crate::library::{self, Origin, SavedQuery};
-use crate::params::{self, Value};
-use crate::sink::results::{Format, Spool};
-use crate::source::lake::Page;
-use crate::sql::lake_values::{column_names, render_rows};
-use crate::sql::local::{self, Dataset, LOCAL_EDS, LocalError};
+use crate::terminal::note;
+use trailq::library::{self, Origin, SavedQuery};
+use trailq::local_engine::{self, Dataset, LOCAL_EDS, LocalError};
+use trailq::params::{self, Value};
+use trailq::results::{Format, Spool};
+use trailq_lake_sql::lake_values::Page;
+use trailq_lake_sql::lake_values::{column_names, render_rows};
 
 #[derive(Debug, Args)]
 pub struct QueriesArgs {
@@ -281,10 +282,10 @@ pub async fn on_dataset(
     spinner.set_message(format!("running on {}", data.display()));
     let local_error = |e: LocalError| match e {
         LocalError::Dataset(m) => Error::Usage(m),
-        other => Error::Usage(crate::error::chain(&other)),
+        other => Error::Usage(trailq::error_chain(&other)),
     };
     let dataset = Dataset::open(data).map_err(local_error)?;
-    let started_run = local::execute(dataset, sql, now_micros)
+    let started_run = local_engine::execute(dataset, sql, now_micros)
         .await
         .map_err(local_error)?;
     let mut spool = Spool::new().map_err(results_error)?;
@@ -329,7 +330,7 @@ pub async fn on_dataset(
         .clone();
     let elapsed = started.elapsed();
     if !output.quiet {
-        eprintln!(
+        note!(
             "{} rows; read {} of {} day partitions ({} files) in {:.2} s",
             typed.rows,
             stats.partitions_read,
@@ -348,10 +349,7 @@ pub async fn on_dataset(
             execution_millis: elapsed.as_millis(),
             output: output.out.clone(),
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("serializes")
-        );
+        crate::terminal::out_json(&summary)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,12 +14,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::aws::{self, AwsError};
 use crate::error::{Error, Result};
-use crate::library::{self, Library};
-use crate::params::{self, Kind, Value};
-use crate::sink::results::{Format, Spool, Typed, write};
-use crate::source::lake::{self, Described, LakeError};
+use crate::terminal::note;
+use trailq::aws::{self, AwsError};
+use trailq::library::{self, Library};
+use trailq::params::{self, Kind, Value};
+use trailq::results::{Format, Spool, Typed, write};
+use trailq::source::lake::{self, Described, LakeError};
 
 /// Lake's documented price per GB scanned (us-east-1); other Regions and discounts differ.
 pub const PRICE_PER_GB: f64 = 0.005;
@@ -175,7 +176,7 @@ impl OutputArgs {
         write(typed, format, self.out.as_deref()).map_err(results_error)?;
         if !self.quiet {
             for column in &typed.hints {
-                eprintln!(
+                note!(
                     "note: column `{column}` holds Lake's {{key=value, …}} text of a struct or map, kept as a string: select its leaf fields (userIdentity.arn, element_at(requestParameters, 'key')) or eventJson"
                 );
             }
@@ -265,7 +266,7 @@ pub async fn on_lake(
                 None => {
                     spinner.finish_and_clear();
                     lake::cancel(client, &id).await.map_err(lake_error)?;
-                    eprintln!("cancelled query {id}");
+                    note!("cancelled query {id}");
                     return Err(Error::Interrupted(crate::error::NOTHING_WRITTEN));
                 }
             }
@@ -307,14 +308,14 @@ pub async fn on_lake(
         paged = paging => paged.map_err(lake_error)?,
         _ = tokio::signal::ctrl_c() => {
             bar.finish_and_clear();
-            eprintln!("stopped; the results of query {id} stay available for 7 days: trailq query --query-id {id}");
+            note!("stopped; the results of query {id} stay available for 7 days: trailq query --query-id {id}");
             return Err(Error::Interrupted(crate::error::NOTHING_WRITTEN));
         }
     }
     bar.finish_and_clear();
     // Lake names no columns when there are no rows: take them from the statement.
     let names = described.statement.as_deref().and_then(|sql| {
-        crate::sql::dialect::prepare(sql, |name| Some(name.to_owned()))
+        trailq_lake_sql::dialect::prepare(sql, |name| Some(name.to_owned()))
             .ok()?
             .column_names
     });
@@ -323,9 +324,11 @@ pub async fn on_lake(
 
     let cost = described.bytes_scanned.max(0) as f64 / 1e9 * price_per_gb;
     if !output.quiet {
-        eprintln!(
+        note!(
             "{} rows; {} events scanned, {} bytes scanned (≈ ${cost:.4} at ${price_per_gb}/GB); query {id}",
-            typed.rows, described.events_scanned, described.bytes_scanned
+            typed.rows,
+            described.events_scanned,
+            described.bytes_scanned
         );
     }
     if output.json {
@@ -342,10 +345,7 @@ pub async fn on_lake(
             execution_millis: described.execution_millis,
             output: output.out.clone(),
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("serializes")
-        );
+        crate::terminal::out_json(&summary)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -488,6 +488,10 @@ pub fn lake_error(e: LakeError) -> Error {
     Error::Api(e.to_string())
 }
 
-pub fn results_error(e: crate::sink::results::ResultsError) -> Error {
-    Error::Api(crate::error::chain(&e))
+pub fn results_error(e: trailq::results::ResultsError) -> Error {
+    match e {
+        // The reader of our output went away: `main` ends quietly.
+        trailq::results::ResultsError::Stdout(e) => Error::Stdout(e),
+        e => Error::Api(trailq::error_chain(&e)),
+    }
 }

@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, Field};
 use clap::{Args, ValueEnum};
 
 use crate::error::{Error, Result};
-use crate::schema::{self, PARTITION_COLUMN};
+use trailq_events::schema::{self, PARTITION_COLUMN};
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {

@@ -8,7 +8,7 @@ use clap::Args;
 use crate::commands::query::{LakeArgs, lake_error, resolve_eds};
 use crate::commands::runtime;
 use crate::error::{Error, Result};
-use crate::source::lake;
+use trailq::source::lake;
 
 #[derive(Debug, Args)]
 pub struct StoresArgs {

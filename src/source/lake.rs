@@ -13,6 +13,8 @@ use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudtrail::types::QueryStatus;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
+pub use trailq_lake_sql::lake_values::Page;
+
 use crate::aws::{Failure, backoff, classify, error_text};
 
 const MAX_ATTEMPTS: u32 = 8;
@@ -158,15 +160,6 @@ pub async fn wait(
         tokio::time::sleep(delay).await;
         delay = (delay * 3 / 2).min(Duration::from_secs(2));
     }
-}
-
-/// One page of results: each row's values in column order (`None`: NULL), and the column names
-/// the page revealed (Lake names each value; a NULL may arrive as an entry without one).
-#[derive(Debug, Default)]
-pub struct Page {
-    pub names: Vec<Option<String>>,
-    pub rows: Vec<Vec<Option<String>>>,
-    pub total_rows: Option<i64>,
 }
 
 /// Pages a FINISHED query's results, 1,000 rows at a time.

@@ -3,7 +3,7 @@
 //!
 //! The API returns newest first, so once a page's oldest event is older than a slice boundary,
 //! every event at or after that boundary has been received: the slice is complete and is handed
-//! to the writer as a [`Chunk`] that says "the stream is covered from here to the end". That
+//! to the writer as a [`crate::pipeline::Chunk`] that says "the stream is covered from here to the end". That
 //! gives a checkpoint per slice (a day by default) without one request per slice. Resuming asks
 //! only for what lies before the covered part.
 //!
@@ -23,34 +23,13 @@ use aws_sdk_cloudtrail::types::LookupAttribute;
 
 use crate::aws::{Failure, backoff, classify};
 use crate::pace::Pacer;
-
-/// The attributes LookupEvents can look events up by (one at a time) [reference §1].
-pub const LOOKUP_KEYS: [&str; 8] = [
-    "EventId",
-    "EventName",
-    "ReadOnly",
-    "Username",
-    "ResourceType",
-    "ResourceName",
-    "EventSource",
-    "AccessKeyId",
-];
+use crate::pipeline::Chunk;
 
 /// Attempts for one page before giving up on transient errors, and on throttles.
 const MAX_TRANSIENT_ATTEMPTS: u32 = 8;
 const MAX_THROTTLED_ATTEMPTS: u32 = 30;
 /// NextToken rejections tolerated in one stream before giving up.
 const MAX_TOKEN_RESTARTS: u32 = 50;
-
-/// A finished part of a stream: its records, and the new start of what is covered.
-#[derive(Debug)]
-pub struct Chunk {
-    pub stream: usize,
-    /// Every event of the stream in `[covered_from, end]` has now been handed over.
-    pub covered_from: i64,
-    /// `CloudTrailEvent` texts.
-    pub records: Vec<String>,
-}
 
 /// What a stream did, shared with the progress display.
 #[derive(Debug, Default)]

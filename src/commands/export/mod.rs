@@ -3,15 +3,14 @@
 //!
 //! The plan is identities (`--profile`) × Regions × lookup attributes (one per Inspector event
 //! source by default: the API takes one attribute). Each is a stream
-//! ([`crate::source::lookup_events`]); the streams of one identity and Region share one
+//! ([`trailq::source::lookup_events`]); the streams of one identity and Region share one
 //! [`Pacer`] at 2 requests/s, and different ones run at the same time. Finished slices go to one
-//! writer thread ([`writer`]) that lands them in the dataset and then in the checkpoint
-//! ([`crate::checkpoint`]). The window is fixed once, at the first start, and kept in the
+//! writer thread ([`trailq::pipeline::write_stream_chunks`]) that lands them in the dataset and then in the checkpoint
+//! ([`trailq::dataset::checkpoint`]). The window is fixed once, at the first start, and kept in the
 //! checkpoint: running the same command again continues the same export.
 
 mod report;
 mod via_lake;
-mod writer;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,18 +22,20 @@ use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::aws::{self, Identity};
-use crate::checkpoint::{self, Run};
 use crate::commands::{parse_span, parse_time};
 use crate::error::{EXIT_REJECTED, Error, Result};
-use crate::pace::Pacer;
-use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
-use crate::source::INSPECTOR_SOURCES;
-use crate::source::lookup_events::{Chunk, LOOKUP_KEYS, Stream, StreamCounters, StreamError};
-use crate::time::format_micros;
+use crate::terminal::note;
+use trailq::aws::{self, Identity};
+use trailq::dataset::checkpoint::{self, Run};
+use trailq::dataset::sink::DatasetOptions;
+use trailq::pace::Pacer;
+use trailq::pipeline::{Chunk, Committer, Filters, Written, write_stream_chunks};
+use trailq::source::lookup_events::{Stream, StreamCounters, StreamError};
+use trailq_events::cloudtrail::INSPECTOR_SOURCES;
+use trailq_events::cloudtrail::LOOKUP_KEYS;
+use trailq_events::time::format_micros;
 
 pub use report::Summary;
-use writer::{Filters, write_chunks};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Event history keeps 90 days.
@@ -236,7 +237,7 @@ pub async fn export_with(
     let plan = plan(args, identities)?;
     let keys: Vec<String> = plan.iter().map(|p| p.key.clone()).collect();
 
-    let mut sink = ParquetDatasetSink::open(&args.out, DatasetOptions::default())?;
+    let mut committer = Committer::open(&args.out, DatasetOptions::default())?;
     let mut state = checkpoint::load(&args.out)?;
     let (run, resumed) = window(args, &state, &keys, now)?;
     if resumed && !args.quiet {
@@ -245,7 +246,7 @@ pub async fn export_with(
             .values()
             .filter(|c| **c <= run.start_micros)
             .count();
-        eprintln!(
+        note!(
             "resuming the export started {} ({} → {}): {done} of {} streams finished",
             run.started,
             format_micros(run.start_micros),
@@ -295,14 +296,13 @@ pub async fn export_with(
     }
     drop(tx);
 
-    let root = args.out.clone();
     let filters = Filters {
         event_names: args.where_event_name.clone(),
         read_only: args.read_only,
     };
     let writer = tokio::task::spawn_blocking(move || {
-        let result = write_chunks(&root, &mut sink, &mut rx, &keys, &mut state, &filters);
-        (result, state, sink)
+        let result = write_stream_chunks(&mut committer, &mut rx, &keys, &mut state, &filters);
+        (result, state, committer)
     });
 
     let ticker = progress.start(counters.clone());
@@ -349,12 +349,12 @@ pub async fn export_with(
     }
     ticker.abort();
     progress.clear();
-    let (written, mut state, sink) = writer
+    let (written, mut state, committer) = writer
         .await
         .map_err(|e| Error::Api(format!("the dataset writer stopped unexpectedly: {e}")))?;
     let written = written?;
     for w in warnings.values() {
-        eprintln!("warning: {w}");
+        note!("warning: {w}");
     }
     if let Some(e) = failure {
         return Err(e);
@@ -365,7 +365,8 @@ pub async fn export_with(
     // Streams of skipped Regions never finish; the run is complete without them.
     let run = finish_run(args, &mut state, run)?;
     let skipped: Vec<usize> = warnings.keys().copied().collect();
-    drop(sink);
+    // The reject log is synced; the dataset's lock is released.
+    drop(committer);
 
     let summary = Summary::new(
         &args.out,
@@ -396,18 +397,14 @@ pub async fn export_with(
 }
 
 /// Prints the summary as asked and gives the exit status.
-fn report(
-    args: &ExportArgs,
-    summary: Summary,
-    written: &writer::Written,
-) -> Result<(ExitCode, Summary)> {
+fn report(args: &ExportArgs, summary: Summary, written: &Written) -> Result<(ExitCode, Summary)> {
     if args.json {
         summary.print_json()?;
     } else if !args.quiet {
         summary.print_table()?;
     }
     if written.rejected > 0 {
-        eprintln!(
+        note!(
             "{} record(s) could not be parsed: each is in `{}` with its reason",
             written.rejected,
             args.out.join("_trailq/rejected.jsonl").display()
@@ -533,7 +530,7 @@ fn window(
         return Ok((current.clone(), true));
     }
     if start < reach {
-        eprintln!(
+        note!(
             "note: Event history keeps 90 days; the export starts at {} instead of {}",
             format_micros(reach),
             format_micros(start)

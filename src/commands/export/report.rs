@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::writer::Written;
-use crate::checkpoint::Run;
 use crate::error::{Error, Result};
-use crate::source::lookup_events::StreamCounters;
-use crate::time::format_micros;
+use trailq::dataset::checkpoint::Run;
+use trailq::pipeline::Written;
+use trailq::source::lookup_events::StreamCounters;
+use trailq_events::time::format_micros;
 
 pub struct StreamRow<'a> {
     pub profile: String,

@@ -13,17 +13,17 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use super::report::{StreamRow, Summary};
-use super::writer::{Filters, write_chunks};
 use super::{ExportArgs, finish_run, sources, window};
-use crate::aws::{AwsError, Identity};
-use crate::checkpoint;
 use crate::commands::query::{lake_error, resolve_eds};
 use crate::error::{Error, Result};
-use crate::params::{self, Value};
-use crate::sink::parquet_dataset::{DatasetOptions, ParquetDatasetSink};
-use crate::source::lake;
-use crate::source::lookup_events::{Chunk, StreamCounters};
-use crate::time::format_micros;
+use trailq::aws::{AwsError, Identity};
+use trailq::dataset::checkpoint;
+use trailq::dataset::sink::DatasetOptions;
+use trailq::params::{self, Value};
+use trailq::pipeline::{Chunk, Committer, Filters, write_stream_chunks};
+use trailq::source::lake;
+use trailq::source::lookup_events::StreamCounters;
+use trailq_events::time::format_micros;
 
 /// `column IN ({{prefix0}}, …)`, with the items as text values.
 fn list(
@@ -114,29 +114,22 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
 
     let now = chrono::Utc::now().timestamp_micros();
     let now = now - now.rem_euclid(1_000_000);
-    let mut sink = ParquetDatasetSink::open(&args.out, DatasetOptions::default())?;
+    let mut committer = Committer::open(&args.out, DatasetOptions::default())?;
     let mut state = checkpoint::load(&args.out)?;
     let (run, resumed) = window(args, &state, &keys, now)?;
     state.current = Some(run.clone());
     checkpoint::save(&args.out, &state)?;
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
-    let root = args.out.clone();
     let filters = Filters {
         event_names: args.where_event_name.clone(),
         read_only: args.read_only,
     };
     let writer_keys = keys.clone();
     let writer = tokio::task::spawn_blocking(move || {
-        let result = write_chunks(
-            &root,
-            &mut sink,
-            &mut rx,
-            &writer_keys,
-            &mut state,
-            &filters,
-        );
-        (result, state, sink)
+        let result =
+            write_stream_chunks(&mut committer, &mut rx, &writer_keys, &mut state, &filters);
+        (result, state, committer)
     });
 
     let counters = Arc::new(StreamCounters::new());
@@ -193,13 +186,13 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
         _ = tokio::signal::ctrl_c() => Err(Error::Interrupted(crate::error::EXPORT_KEPT)),
     };
     drop(tx);
-    let (written, mut state, sink) = writer
+    let (written, mut state, committer) = writer
         .await
         .map_err(|e| Error::Api(format!("the dataset writer stopped unexpectedly: {e}")))?;
     let written = written?;
     outcome?;
     let run = finish_run(args, &mut state, run)?;
-    drop(sink);
+    drop(committer);
 
     let summary = Summary::new(
         &args.out,

@@ -1,0 +1,33 @@
+//! CloudTrail Lake's SQL dialect on Apache DataFusion: the one embedded SQL engine, used by the
+//! emulator's Lake and by offline saved-query runs over an export.
+//!
+//! Lake runs Trino SQL over a table whose columns and struct fields are matched
+//! case-insensitively and whose `FROM` names an event data store by its ID (a UUID, unquoted).
+//! DataFusion needs three shims for that:
+//! - [`dialect::prepare`] checks the statement is one `SELECT`, points `FROM <eds id>` at a
+//!   registered table, lowercases quoted identifiers, and works out Lake's result column names;
+//! - [`lowercase`] presents the event schema with every column and struct field in lowercase, so
+//!   that DataFusion's identifier normalisation (unquoted names are lowercased) finds them;
+//! - [`functions`] registers the Trino functions Lake queries use (`element_at` on maps,
+//!   `json_extract_scalar`, `date_add`, …) and pins `now()` to the caller's clock.
+//!
+//! [`lake_values`] renders results as Lake's strings, so a query gives the same output from the
+//! emulator's Lake and from an export (whose table, `trailq::local_engine`, is the trailq crate's:
+//! it knows the dataset's layout).
+
+pub mod dialect;
+pub mod functions;
+pub mod lake_values;
+pub mod lowercase;
+
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+/// A DataFusion session that speaks the Lake dialect, with `now()` = `now_micros`.
+pub fn lake_context(now_micros: i64) -> SessionContext {
+    let config = SessionConfig::new()
+        .with_target_partitions(2)
+        .with_information_schema(false);
+    let ctx = SessionContext::new_with_config(config);
+    functions::register(&ctx, now_micros);
+    ctx
+}

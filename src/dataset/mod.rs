@@ -1,0 +1,18 @@
+//! The event dataset: hive-partitioned Parquet under `--out`, and its state in `_trailq/`.
+//!
+//! - [`layout`]: every path under the dataset's root (nothing else spells one);
+//! - [`sink`]: [`sink::ParquetDatasetSink`], the one writer: dedup by eventID, spill, commit;
+//! - [`partition_writer`], [`merge`], [`parquet_file`], [`spill`]: how a commit writes a partition;
+//! - [`rejected`]: the reject log; [`checkpoint`]: an export's progress.
+//!
+//! Sinks never see SDK types or input formats: rows arrive as Arrow batches of the event schema
+//! from the pipeline (`crate::pipeline`).
+
+pub mod checkpoint;
+pub mod layout;
+pub mod merge;
+pub mod parquet_file;
+mod partition_writer;
+pub mod rejected;
+pub mod sink;
+pub mod spill;

@@ -1,0 +1,824 @@
+//! The Parquet dataset: `<out>/event_date=YYYY-MM-DD/part-*.parquet`, plus state in `<out>/_trailq/`.
+//!
+//! Invariants (DESIGN.md "Dataset layout"):
+//! - a file appears only whole: written under a hidden temporary name, synced, then renamed;
+//! - within the dataset an `eventID` appears once, across runs too. CloudTrail's duplicate
+//!   deliveries are the same record, so they share eventTime and therefore a partition: ids are
+//!   kept per partition, read back from disk the first time a run touches it, and forgotten when
+//!   memory is short and the partition has nothing buffered (memory stays flat in dataset size).
+//!   Records without an eventID (eventVersion 1.0) are never merged with each other: the n-th
+//!   copy of a text in a run is a duplicate only if the partition already holds n copies of it,
+//!   so a re-run adds nothing;
+//! - rows are sorted by `eventTime` within a file. Rows are buffered per partition; when memory
+//!   runs short a buffer is sorted and spilled (`spill.rs`). At each commit (the end of a run, or
+//!   an export's finished slice) each partition's spills, buffer and existing small files are
+//!   merged into Parquet once, rolled by size (`partition_writer.rs`). Replacing small files is
+//!   journaled, with the number after which the merge's own files start, so a crash never leaves
+//!   rows twice nor takes a run's earlier files with it;
+//! - partition paths are built only from a parsed time, never from record text;
+//! - one writer at a time: `_trailq/lock` is held (an OS lock, released even on kill -9).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+
+use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::TimestampMicrosecondType;
+use arrow::error::ArrowError;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::errors::ParquetError;
+use serde::Serialize;
+
+use super::layout;
+use super::partition_writer::{
+    Journal, PartitionJob, PartitionWriter, WriteOutcome, writer_properties,
+};
+use super::spill;
+use trailq_events::schema;
+use trailq_events::time::day_of_micros;
+
+/// Name of the state folder inside a dataset.
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("cannot use `{path}` as the output dataset")]
+    Open { path: PathBuf, source: io::Error },
+    #[error(
+        "another trailq run is writing to `{0}`; wait for it to finish (or pick another --out)"
+    )]
+    Locked(PathBuf),
+    #[error("cannot write `{path}`")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("cannot write Parquet file `{path}`")]
+    Parquet { path: PathBuf, source: ParquetError },
+    #[error(
+        "cannot read existing file `{path}` (move it out of the dataset if it is not trailq's)"
+    )]
+    ReadExisting { path: PathBuf, source: ParquetError },
+    #[error("cannot arrange rows for the dataset")]
+    Arrow(#[from] ArrowError),
+}
+
+type Result<T> = std::result::Result<T, DatasetError>;
+
+/// Sizes that decide when rows are spilled and how big files get.
+#[derive(Debug, Clone)]
+pub struct DatasetOptions {
+    /// A partition's buffered rows (Arrow bytes) are spilled once they reach this.
+    pub spill_bytes: usize,
+    /// All partitions' buffers together; above it the largest buffer is spilled.
+    pub memory_budget_bytes: usize,
+    /// A Parquet file is closed and the next one started at about this size on disk.
+    pub file_target_bytes: usize,
+    /// Existing files smaller than this are merged with the run's new rows of their partition.
+    pub small_file_bytes: u64,
+    /// Ids held in memory across partitions before idle partitions' ids are forgotten
+    /// (~35 B each in the hash sets; 500,000 is several days of a busy organization).
+    pub resident_ids: usize,
+}
+
+impl Default for DatasetOptions {
+    fn default() -> Self {
+        DatasetOptions {
+            spill_bytes: 24 << 20,
+            memory_budget_bytes: 48 << 20,
+            file_target_bytes: 256 << 20,
+            small_file_bytes: 32 << 20,
+            resident_ids: 500_000,
+        }
+    }
+}
+
+/// What a run did to the dataset.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SinkStats {
+    /// Rows this run added (after dropping duplicates).
+    pub rows_written: u64,
+    /// Rows whose eventID was already in the dataset or earlier in the run.
+    pub duplicates_dropped: u64,
+    /// Files this run wrote (including rewrites of small files) and their bytes.
+    pub files_written: u64,
+    pub bytes_written: u64,
+    /// Small files of earlier runs merged into this run's files.
+    pub files_merged: u64,
+    /// Partitions this run wrote to.
+    pub partitions: u64,
+    /// Rows spilled to disk for lack of memory (each is still written to Parquet only once).
+    pub rows_spilled: u64,
+}
+
+#[derive(Default)]
+struct Partition {
+    /// 128-bit hashes of every eventID on disk, spilled or buffered in this partition.
+    ids: HashSet<u128>,
+    /// Records without an eventID: copies of each text on disk, and copies seen in this run.
+    idless_on_disk: HashMap<u128, u32>,
+    idless_seen: HashMap<u128, u32>,
+    buffer: Vec<RecordBatch>,
+    buffered_bytes: usize,
+    /// When this run last wrote to it, to forget the least recently used ids first.
+    last_use: u64,
+}
+
+impl Partition {
+    /// True if the row is new to the dataset; records it as seen either way.
+    fn admit(&mut self, event_id: Option<&str>, text: &str) -> bool {
+        match event_id {
+            Some(id) => self.ids.insert(id_hash(id)),
+            None => {
+                let h = id_hash(text);
+                let seen = self.idless_seen.entry(h).or_default();
+                *seen += 1;
+                *seen > self.idless_on_disk.get(&h).copied().unwrap_or(0)
+            }
+        }
+    }
+
+    fn resident_ids(&self) -> usize {
+        self.ids.len() + self.idless_seen.len() + self.idless_on_disk.len()
+    }
+}
+
+pub struct ParquetDatasetSink {
+    root: PathBuf,
+    run_id: String,
+    options: DatasetOptions,
+    partitions: BTreeMap<i32, Partition>,
+    /// Spilled runs per partition; kept apart so that forgetting a partition's ids keeps them.
+    runs: BTreeMap<i32, Vec<PathBuf>>,
+    buffered_bytes: usize,
+    /// Counts writes, to order partitions by last use.
+    clock: u64,
+    spill_seq: u64,
+    /// The run being sorted and written on its own thread, so reading goes on meanwhile (one at
+    /// a time: its rows are memory outside the budget until it is on disk).
+    spilling: Option<Spilling>,
+    /// Data files named so far by this run.
+    files_named: u64,
+    stats: SinkStats,
+    _lock: File,
+}
+
+struct Spilling {
+    path: PathBuf,
+    thread: std::thread::JoinHandle<std::result::Result<(), ArrowError>>,
+}
+
+impl ParquetDatasetSink {
+    /// Opens (or creates) the dataset at `root`, takes its lock and repairs what a crashed run left.
+    pub fn open(root: &Path, options: DatasetOptions) -> Result<Self> {
+        let open_err = |source| DatasetError::Open {
+            path: root.to_owned(),
+            source,
+        };
+        fs::create_dir_all(layout::state_dir(root)).map_err(open_err)?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(layout::lock_file(root))
+            .map_err(open_err)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(DatasetError::Locked(root.to_owned())),
+            Err(fs::TryLockError::Error(e)) => return Err(open_err(e)),
+        }
+        let run_id = format!(
+            "{}-{:08x}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+            fastrand::u32(..)
+        );
+        let sink = ParquetDatasetSink {
+            root: root.to_owned(),
+            run_id,
+            options,
+            partitions: BTreeMap::new(),
+            runs: BTreeMap::new(),
+            buffered_bytes: 0,
+            clock: 0,
+            spill_seq: 0,
+            spilling: None,
+            files_named: 0,
+            stats: SinkStats::default(),
+            _lock: lock,
+        };
+        sink.recover()?;
+        Ok(sink)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Adds rows of any dates. Rows whose eventID is already in the dataset are dropped.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let times = batch
+            .column(schema::column_index(schema::EVENT_TIME))
+            .as_primitive::<TimestampMicrosecondType>();
+        let ids = batch
+            .column(schema::column_index(schema::EVENT_ID))
+            .as_string::<i32>();
+        let texts = batch
+            .column(schema::column_index(schema::EVENT_JSON))
+            .as_string::<i32>();
+        self.clock += 1;
+        let mut by_day: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
+        for (row, t) in times.values().iter().enumerate() {
+            by_day
+                .entry(day_of_micros(*t))
+                .or_default()
+                .push(row as u32);
+        }
+        for (day, rows) in by_day {
+            self.ensure_loaded(day)?;
+            let partition = self.partitions.get_mut(&day).expect("loaded above");
+            partition.last_use = self.clock;
+            let before = rows.len();
+            let kept: Vec<u32> = rows
+                .into_iter()
+                .filter(|&row| {
+                    let row = row as usize;
+                    let id = ids.is_valid(row).then(|| ids.value(row));
+                    partition.admit(id, texts.value(row))
+                })
+                .collect();
+            self.stats.duplicates_dropped += (before - kept.len()) as u64;
+            if kept.is_empty() {
+                continue;
+            }
+            let part = if kept.len() == batch.num_rows() {
+                batch.clone()
+            } else {
+                take_record_batch(batch, &UInt32Array::from(kept))?
+            };
+            self.stats.rows_written += part.num_rows() as u64;
+            let bytes = part.get_array_memory_size();
+            partition.buffer.push(part);
+            partition.buffered_bytes += bytes;
+            self.buffered_bytes += bytes;
+            if partition.buffered_bytes >= self.options.spill_bytes {
+                self.spill(day)?;
+            }
+        }
+        while self.buffered_bytes > self.options.memory_budget_bytes {
+            let largest = self
+                .partitions
+                .iter()
+                .max_by_key(|(_, p)| p.buffered_bytes)
+                .map(|(d, _)| *d)
+                .expect("buffered bytes live in some partition");
+            self.spill(largest)?;
+        }
+        self.forget_idle()?;
+        Ok(())
+    }
+
+    /// Writes every partition this run added rows to, and returns what the run did.
+    pub fn finish(mut self) -> Result<SinkStats> {
+        self.commit()
+    }
+
+    /// Writes every partition that has rows since the last commit: when this returns, those
+    /// rows are in the dataset's files (an export commits each finished slice). The sink stays
+    /// open; ids of committed partitions are read back from their files when touched again.
+    pub fn commit(&mut self) -> Result<SinkStats> {
+        if !self.runs.is_empty() {
+            // Memory was short already: free the buffers before the partition writers need
+            // theirs, so they merge from disk only.
+            let buffered: Vec<i32> = self
+                .partitions
+                .iter()
+                .filter(|(_, p)| !p.buffer.is_empty())
+                .map(|(d, _)| *d)
+                .collect();
+            for day in buffered {
+                self.spill(day)?;
+            }
+        }
+        self.settle_spill()?;
+        let mut days: Vec<i32> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| !p.buffer.is_empty())
+            .map(|(d, _)| *d)
+            .chain(self.runs.keys().copied())
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        let mut jobs = Vec::with_capacity(days.len());
+        for day in days {
+            let buffer = self
+                .partitions
+                .get_mut(&day)
+                .map(|p| std::mem::take(&mut p.buffer))
+                .unwrap_or_default();
+            let runs = self.runs.remove(&day).unwrap_or_default();
+            let small: Vec<PathBuf> = data_files(&self.partition_dir(day))?
+                .into_iter()
+                .filter(|(_, len)| *len < self.options.small_file_bytes)
+                .map(|(p, _)| p)
+                .collect();
+            jobs.push(PartitionJob {
+                day,
+                buffer,
+                runs,
+                small,
+            });
+        }
+        self.partitions.clear();
+        let writer = PartitionWriter {
+            root: &self.root,
+            run_id: &self.run_id,
+            props: writer_properties(),
+            file_target_bytes: self.options.file_target_bytes,
+            // Numbers continue across commits: a run's files never take each other's names.
+            seq: AtomicU64::new(self.files_named),
+        };
+        // One partition at a time: each writer holds ~100 zstd contexts, row-group pages and a
+        // batch per spilled run, and two at once took peak RSS from ~270 to ~380 MB for 1 M
+        // records (BENCHMARKS.md); a writer encodes on every core itself (`parquet_file`).
+        let results: Vec<Result<WriteOutcome>> =
+            jobs.into_iter().map(|job| writer.write(job)).collect();
+        self.files_named = writer.seq.load(std::sync::atomic::Ordering::Relaxed);
+        spill::remove_stale(&self.root);
+        for outcome in results {
+            let o = outcome?;
+            self.stats.files_written += o.files;
+            self.stats.bytes_written += o.bytes;
+            self.stats.files_merged += o.merged;
+            self.stats.partitions += o.partitions;
+        }
+        self.buffered_bytes = 0;
+        Ok(self.stats.clone())
+    }
+
+    fn partition_dir(&self, day: i32) -> PathBuf {
+        layout::partition_dir(&self.root, day)
+    }
+
+    /// Sorts a partition's buffer into a spilled run, on a thread of its own.
+    fn spill(&mut self, day: i32) -> Result<()> {
+        let Some(partition) = self.partitions.get_mut(&day) else {
+            return Ok(());
+        };
+        if partition.buffer.is_empty() {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut partition.buffer);
+        self.buffered_bytes -= partition.buffered_bytes;
+        partition.buffered_bytes = 0;
+        self.settle_spill()?;
+        self.spill_seq += 1;
+        self.stats.rows_spilled += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        let path = layout::spill_file(&self.root, &self.run_id, day, self.spill_seq);
+        let thread = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let written = spill::write_run(&path, batches);
+                crate::memory::release_freed_memory();
+                written
+            })
+        };
+        self.spilling = Some(Spilling {
+            path: path.clone(),
+            thread,
+        });
+        self.runs.entry(day).or_default().push(path);
+        Ok(())
+    }
+
+    /// Waits for the run being spilled to be on disk.
+    fn settle_spill(&mut self) -> Result<()> {
+        let Some(Spilling { path, thread }) = self.spilling.take() else {
+            return Ok(());
+        };
+        let result = thread.join().unwrap_or_else(|_| {
+            Err(ArrowError::ExternalError(
+                "the spill thread panicked".into(),
+            ))
+        });
+        result.map_err(|e| match e {
+            ArrowError::IoError(_, source) => DatasetError::Io { path, source },
+            other => DatasetError::Arrow(other),
+        })
+    }
+
+    /// Forgets the ids of the least recently used partitions while too many are held, spilling
+    /// what they still buffer first; touching one again reads its ids back from its files and
+    /// spilled runs. With input in delivery-day order those are old days that get no more rows.
+    fn forget_idle(&mut self) -> Result<()> {
+        let mut resident: usize = self.partitions.values().map(Partition::resident_ids).sum();
+        while resident > self.options.resident_ids && self.partitions.len() > 1 {
+            let oldest = self
+                .partitions
+                .iter()
+                .filter(|(_, p)| p.last_use < self.clock)
+                .min_by_key(|(_, p)| p.last_use)
+                .map(|(d, _)| *d);
+            let Some(day) = oldest else { break };
+            self.spill(day)?;
+            let p = self.partitions.remove(&day).expect("found above");
+            resident -= p.resident_ids();
+        }
+        Ok(())
+    }
+
+    /// Reads the ids already in a partition (files and this run's spills) on first touch.
+    fn ensure_loaded(&mut self, day: i32) -> Result<()> {
+        if self.partitions.contains_key(&day) {
+            return Ok(());
+        }
+        let mut partition = Partition::default();
+        for (path, _) in data_files(&self.partition_dir(day))? {
+            let read_err = |source| DatasetError::ReadExisting {
+                path: path.clone(),
+                source,
+            };
+            let file = File::open(&path).map_err(|e| DatasetError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(read_err)?;
+            // Texts are only needed for records without an eventID, which real data since 2014
+            // does not have: the footer's null count says whether to read them at all.
+            let id_leaf = builder
+                .parquet_schema()
+                .columns()
+                .iter()
+                .position(|c| c.path().parts() == [schema::EVENT_ID]);
+            let has_idless = builder.metadata().row_groups().iter().any(|rg| {
+                id_leaf
+                    .and_then(|i| rg.column(i).statistics())
+                    .and_then(|s| s.null_count_opt())
+                    .is_none_or(|n| n > 0)
+            });
+            let columns: &[&str] = if has_idless {
+                &[schema::EVENT_ID, schema::EVENT_JSON]
+            } else {
+                &[schema::EVENT_ID]
+            };
+            let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+            let reader = builder
+                .with_projection(mask)
+                .with_batch_size(8192)
+                .build()
+                .map_err(read_err)?;
+            for batch in reader {
+                partition.remember(&batch?);
+            }
+        }
+        if self.runs.contains_key(&day) {
+            self.settle_spill()?;
+        }
+        for run in self.runs.get(&day).into_iter().flatten() {
+            let reader = spill::read_run(run, Some(&[schema::EVENT_ID, schema::EVENT_JSON]))?;
+            for batch in reader {
+                partition.remember(&batch?);
+            }
+        }
+        self.partitions.insert(day, partition);
+        Ok(())
+    }
+
+    /// Finishes or undoes interrupted replacements and removes what crashed runs left.
+    fn recover(&self) -> Result<()> {
+        let state = layout::state_dir(&self.root);
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| DatasetError::Io { path, source }
+        };
+        spill::remove_stale(&self.root);
+        for entry in fs::read_dir(&state).map_err(io(&state))? {
+            let path = entry.map_err(io(&state))?.path();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if !layout::is_replace_journal(&name) {
+                continue;
+            }
+            let journal: Option<Journal> = fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            if let Some(j) = journal {
+                // A journal is our own file, but never let one point outside the dataset.
+                let plain = |n: &str| !n.contains(['/', '\\']) && !n.starts_with('.');
+                if layout::partition_day(&j.partition).is_some()
+                    && plain(&j.partition)
+                    && plain(&j.run)
+                {
+                    let dir = self.root.join(&j.partition);
+                    if j.committed {
+                        for input in j.inputs.iter().filter(|n| plain(n)) {
+                            let _ = fs::remove_file(dir.join(input));
+                        }
+                    } else {
+                        // The merge did not finish: its inputs are whole, its outputs go.
+                        for (file, _) in data_files(&dir)? {
+                            if file_name(&file)
+                                .and_then(|n| layout::file_number(n, &j.run))
+                                .is_some_and(|n| n > j.outputs_after)
+                            {
+                                let _ = fs::remove_file(file);
+                            }
+                        }
+                    }
+                }
+            }
+            let _ = fs::remove_file(&path);
+        }
+        // Temporary files only ever exist while a run holds the lock, which we now hold.
+        for entry in fs::read_dir(&self.root).map_err(io(&self.root))? {
+            let dir = entry.map_err(io(&self.root))?.path();
+            let is_partition = file_name(&dir).is_some_and(|n| layout::partition_day(n).is_some());
+            if !is_partition || !dir.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(&dir).map_err(io(&dir))? {
+                let file = file.map_err(io(&dir))?.path();
+                if file_name(&file).is_some_and(layout::is_partial) {
+                    let _ = fs::remove_file(&file);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Partition {
+    /// Records the ids of rows already in the dataset (`eventID`, and `eventJson` if projected).
+    fn remember(&mut self, batch: &RecordBatch) {
+        let ids = batch
+            .column_by_name(schema::EVENT_ID)
+            .expect("projected")
+            .as_string::<i32>();
+        let texts = batch
+            .column_by_name(schema::EVENT_JSON)
+            .map(|c| c.as_string::<i32>());
+        for row in 0..batch.num_rows() {
+            if ids.is_valid(row) {
+                self.ids.insert(id_hash(ids.value(row)));
+            } else if let Some(texts) = texts {
+                *self
+                    .idless_on_disk
+                    .entry(id_hash(texts.value(row)))
+                    .or_default() += 1;
+            }
+        }
+    }
+}
+
+impl Drop for ParquetDatasetSink {
+    /// A run still being written belongs to this run's spill folder: finish it before the lock
+    /// is released, so the next run's clean-up never races a writer.
+    fn drop(&mut self) {
+        if let Some(spilling) = self.spilling.take() {
+            let _ = spilling.thread.join();
+        }
+    }
+}
+
+/// `part-*.parquet` files of a partition with their sizes, by name.
+pub(super) fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(DatasetError::Io {
+                path: dir.to_owned(),
+                source: e,
+            });
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| DatasetError::Io {
+            path: dir.to_owned(),
+            source: e,
+        })?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if layout::is_data_file(&name) {
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            files.push((entry.path(), len));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A path's file name, when it is text.
+fn file_name(path: &Path) -> Option<&str> {
+    path.file_name()?.to_str()
+}
+
+fn id_hash(id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
+}
+
+/// Writes a small state file whole: temporary name, sync, rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    let io_err = |source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = File::create(&tmp).map_err(io_err)?;
+    f.write_all(bytes).map_err(io_err)?;
+    f.sync_all().map_err(io_err)?;
+    fs::rename(&tmp, path).map_err(io_err)?;
+    Ok(())
+}
+
+/// Makes a rename durable. Best effort: not every file system supports syncing a directory.
+pub(super) fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailq_events::batch::EventBatchBuilder;
+    use trailq_events::record::parse_record;
+
+    fn batch(ids: &[(u32, u32)]) -> RecordBatch {
+        let mut b = EventBatchBuilder::new();
+        for (day, n) in ids {
+            let text = format!(
+                r#"{{"eventTime":"2024-05-{day:02}T{:02}:{:02}:{:02}Z","eventID":"id-{day}-{n}"}}"#,
+                (n * 7) % 24,
+                (n * 13) % 60,
+                n % 60
+            );
+            b.append(&parse_record(&text).unwrap(), &text);
+        }
+        b.finish()
+    }
+
+    fn read_all(root: &Path) -> Vec<(String, Vec<(i64, String)>)> {
+        let mut out = Vec::new();
+        for day in 1..=3 {
+            for (path, _) in data_files(&layout::partition_dir(
+                root,
+                trailq_events::time::parse_day(&format!("2024-05-0{day}")).unwrap(),
+            ))
+            .unwrap()
+            {
+                let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
+                let mut rows = Vec::new();
+                for b in reader {
+                    let b = b.unwrap();
+                    let t = b
+                        .column_by_name(schema::EVENT_TIME)
+                        .unwrap()
+                        .as_primitive::<TimestampMicrosecondType>();
+                    let id = b
+                        .column_by_name(schema::EVENT_ID)
+                        .unwrap()
+                        .as_string::<i32>();
+                    rows.extend((0..b.num_rows()).map(|i| (t.value(i), id.value(i).to_owned())));
+                }
+                out.push((path.display().to_string(), rows));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn spilled_and_forgotten_partitions_still_dedup_and_end_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatasetOptions {
+            spill_bytes: 1, // every write spills
+            memory_budget_bytes: 1,
+            resident_ids: 1, // forget every idle partition at once
+            ..DatasetOptions::default()
+        };
+        let mut sink = ParquetDatasetSink::open(dir.path(), options.clone()).unwrap();
+        for round in 0..4u32 {
+            let rows: Vec<(u32, u32)> = (0..50)
+                .map(|n| (1 + (n + round) % 3, round * 50 + n))
+                .collect();
+            sink.write(&batch(&rows)).unwrap();
+        }
+        // The same events again, after their partitions were spilled and forgotten.
+        let again: Vec<(u32, u32)> = (0..50).map(|n| (1 + n % 3, n)).collect();
+        sink.write(&batch(&again)).unwrap();
+        let spill_dir = layout::spill_root(dir.path());
+        assert!(spill_dir.exists());
+        let stats = sink.finish().unwrap();
+        assert_eq!(stats.rows_written, 200);
+        assert_eq!(stats.duplicates_dropped, 50);
+        assert!(stats.rows_spilled >= 200);
+        assert!(!spill_dir.exists(), "spilled runs are removed");
+        let files = read_all(dir.path());
+        assert_eq!(files.len(), 3, "one file per partition");
+        let mut ids = HashSet::new();
+        for (path, rows) in &files {
+            assert!(
+                rows.windows(2).all(|w| w[0].0 <= w[1].0),
+                "{path} is sorted"
+            );
+            ids.extend(rows.iter().map(|r| r.1.clone()));
+        }
+        assert_eq!(ids.len(), 200);
+    }
+
+    #[test]
+    fn recovery_undoes_an_unfinished_replacement_and_finishes_a_committed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = ParquetDatasetSink::open(dir.path(), DatasetOptions::default()).unwrap();
+        drop(sink);
+        let part = dir.path().join("event_date=2024-05-01");
+        fs::create_dir_all(&part).unwrap();
+        for name in [
+            "part-old-00001.parquet",
+            "part-crashed-00001.parquet",
+            "part-crashed-00002.parquet",
+            "part-done-00001.parquet",
+            "part-old-00002.parquet",
+        ] {
+            fs::write(part.join(name), b"x").unwrap();
+        }
+        fs::write(part.join(".part-crashed-00002.parquet.partial"), b"x").unwrap();
+        let state = layout::state_dir(dir.path());
+        let journal = |run: &str, inputs: &[&str], committed: bool| {
+            serde_json::to_vec(&Journal {
+                partition: "event_date=2024-05-01".into(),
+                run: run.into(),
+                inputs: inputs.iter().map(|s| s.to_string()).collect(),
+                committed,
+                outputs_after: 1,
+            })
+            .unwrap()
+        };
+        // The run had committed crashed-1 earlier, then was merging it with old-1 into
+        // crashed-2 when it crashed: the output goes, both inputs stay.
+        fs::write(
+            state.join("replace-crashed-2024-05-01.json"),
+            journal(
+                "crashed",
+                &["part-old-00001.parquet", "part-crashed-00001.parquet"],
+                false,
+            ),
+        )
+        .unwrap();
+        // Committed merge of old-2 into done-1: the input goes.
+        fs::write(
+            state.join("replace-done-2024-05-01.json"),
+            journal("done", &["part-old-00002.parquet"], true),
+        )
+        .unwrap();
+        // A journal must never reach outside its partition.
+        fs::write(
+            state.join("replace-evil-x.json"),
+            serde_json::to_vec(&Journal {
+                partition: "event_date=2024-05-01".into(),
+                run: "../x".into(),
+                inputs: vec!["../../keep".into()],
+                committed: true,
+                outputs_after: 0,
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        fs::write(dir.path().join("keep"), b"x").unwrap();
+        let _sink = ParquetDatasetSink::open(dir.path(), DatasetOptions::default()).unwrap();
+        let mut left: Vec<String> = fs::read_dir(&part)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "part-crashed-00001.parquet",
+                "part-done-00001.parquet",
+                "part-old-00001.parquet"
+            ]
+        );
+        assert!(dir.path().join("keep").exists());
+        assert!(!fs::read_dir(&state).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("replace-")
+        }));
+    }
+}

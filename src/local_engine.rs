@@ -1,0 +1,476 @@
+//! The local engine: Lake-dialect SQL over an exported dataset (`<data>/event_date=YYYY-MM-DD/
+//! *.parquet`), on DataFusion.
+//!
+//! The dataset is presented as the same lowercase table the emulator's Lake queries, so one
+//! statement runs unchanged on both. [`Dataset`] is that table: for each scan it reads the
+//! statement's `eventTime` bounds from the pushed-down filters, keeps only the day partitions
+//! inside them (what Lake's own time partitioning does), and hands the chosen files to
+//! DataFusion's Parquet reader with the camelCase file schema; filters on plain columns go down
+//! too (row-group pruning on `eventTime` statistics), renamed to the file's spelling. The
+//! reader's batches are relabelled to lowercase by [`Lowercased`], sharing their buffers. The
+//! `event_date` partition column is not part of the table: Lake has no such column.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DataFusionError, Result as DfResult, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::utils::split_conjunction;
+use datafusion::logical_expr::{
+    Between, BinaryExpr, Cast, Expr, Operator, TableProviderFilterPushDown, TryCast,
+};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions,
+};
+use futures::StreamExt;
+
+use crate::dataset::layout;
+use trailq_events::schema::event_schema;
+use trailq_events::time::{day_of_micros, format_day, parse_time_or_day};
+use trailq_lake_sql::dialect::{self, DialectError};
+use trailq_lake_sql::lowercase::{lowercase_batch, lowercase_schema};
+
+/// What `{{eds}}` is filled with for a local run; the dialect maps it to the dataset.
+pub const LOCAL_EDS: &str = "local-dataset";
+const TABLE: &str = "events";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("{0}")]
+    Dataset(String),
+    #[error(transparent)]
+    Statement(#[from] DialectError),
+    #[error("the statement cannot run on the local engine: {0}")]
+    Engine(#[from] DataFusionError),
+}
+
+/// How much of the dataset the scans of one statement read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    pub partitions_total: usize,
+    pub partitions_read: usize,
+    pub files_read: usize,
+}
+
+#[derive(Debug)]
+struct Partition {
+    day: i32,
+    files: Vec<PathBuf>,
+}
+
+/// An exported dataset as Lake's (lowercase) event table.
+#[derive(Debug)]
+pub struct Dataset {
+    partitions: Vec<Partition>,
+    schema: SchemaRef,
+    /// Lowercase name → the file's name, for top-level columns without nested fields (the
+    /// filters on them can be renamed and pushed down).
+    plain: HashMap<String, String>,
+    stats: Arc<Mutex<ScanStats>>,
+}
+
+impl Dataset {
+    /// Opens the dataset under `root`: its `event_date=…` partitions and their Parquet files (a
+    /// file whose name starts with `.` is a write in progress, not data).
+    pub fn open(root: &Path) -> Result<Dataset, LocalError> {
+        let entries = std::fs::read_dir(root).map_err(|e| {
+            LocalError::Dataset(format!(
+                "cannot read the dataset `{}`: {e}; point --data at the --out folder of `trailq export` or `trailq convert`",
+                root.display()
+            ))
+        })?;
+        let mut partitions = Vec::new();
+        let mut state = false;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| LocalError::Dataset(format!("cannot list `{}`: {e}", root.display())))?
+                .path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            state |= name == layout::STATE_DIR;
+            let Some(day) = layout::partition_day(&name).filter(|_| path.is_dir()) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                .map_err(|e| LocalError::Dataset(format!("cannot list `{}`: {e}", path.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let n = p.file_name().unwrap_or_default().to_string_lossy();
+                    layout::is_data_file(&n)
+                })
+                .collect();
+            files.sort();
+            if !files.is_empty() {
+                partitions.push(Partition { day, files });
+            }
+        }
+        if partitions.is_empty() && !state {
+            return Err(LocalError::Dataset(format!(
+                "`{}` is not a trailq dataset (no event_date=YYYY-MM-DD partitions, no _trailq folder): point --data at the --out folder of `trailq export` or `trailq convert`",
+                root.display()
+            )));
+        }
+        partitions.sort_by_key(|p| p.day);
+        let file_schema = event_schema();
+        let plain = file_schema
+            .fields()
+            .iter()
+            .filter(|f| !f.data_type().is_nested())
+            .map(|f| (f.name().to_lowercase(), f.name().clone()))
+            .collect();
+        Ok(Dataset {
+            stats: Arc::new(Mutex::new(ScanStats {
+                partitions_total: partitions.len(),
+                ..ScanStats::default()
+            })),
+            schema: lowercase_schema(&file_schema),
+            partitions,
+            plain,
+        })
+    }
+
+    /// What the scans so far have read.
+    pub fn stats(&self) -> Arc<Mutex<ScanStats>> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The first and last day in the dataset, `YYYY-MM-DD`.
+    pub fn days(&self) -> Option<(String, String)> {
+        Some((
+            format_day(self.partitions.first()?.day),
+            format_day(self.partitions.last()?.day),
+        ))
+    }
+
+    /// True when every column `filter` reads is a plain top-level one, so that renaming the
+    /// columns is all it takes to run it on the files.
+    fn renamable(&self, filter: &Expr) -> bool {
+        filter
+            .column_refs()
+            .iter()
+            .all(|c| self.plain.contains_key(&c.name))
+    }
+
+    fn rename(&self, filter: &Expr) -> DfResult<Expr> {
+        filter
+            .clone()
+            .transform(|e| match e {
+                Expr::Column(c) => {
+                    let name = self.plain.get(&c.name).cloned().unwrap_or(c.name);
+                    Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
+                        name,
+                    ))))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+            .map(|t| t.data)
+    }
+}
+
+#[async_trait]
+impl TableProvider for Dataset {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Inexact: the files' statistics prune, DataFusion still applies every filter.
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if self.renamable(f) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let (from, to) = time_bounds(filters);
+        let (from, to) = (from.map(day_of_micros), to.map(day_of_micros));
+        let chosen: Vec<&Partition> = self
+            .partitions
+            .iter()
+            .filter(|p| from.is_none_or(|f| p.day >= f) && to.is_none_or(|t| p.day <= t))
+            .collect();
+        let files = chosen
+            .iter()
+            .flat_map(|p| &p.files)
+            .map(|f| ListingTableUrl::parse(f.to_string_lossy()))
+            .collect::<DfResult<Vec<_>>>()?;
+        {
+            let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+            stats.partitions_read += chosen.len();
+            stats.files_read += files.len();
+        }
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => Arc::clone(&self.schema),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(files)
+            .with_listing_options(options)
+            .with_schema(event_schema());
+        let table = ListingTable::try_new(config)?;
+        let pushed = filters
+            .iter()
+            .filter(|f| self.renamable(f))
+            .map(|f| self.rename(f))
+            .collect::<DfResult<Vec<_>>>()?;
+        let plan = table.scan(state, projection, &pushed, limit).await?;
+        Ok(Arc::new(Lowercased::new(plan)))
+    }
+}
+
+/// The tightest `[from, to]` (µs) the filters put on `eventTime`, from comparisons with a
+/// constant; either end is open when nothing bounds it. Only used to choose day partitions, so
+/// `<` and `<=` may both keep the bound's day.
+fn time_bounds(filters: &[Expr]) -> (Option<i64>, Option<i64>) {
+    let mut from: Option<i64> = None;
+    let mut to: Option<i64> = None;
+    let mut lower = |v: i64| from = Some(from.map_or(v, |f| f.max(v)));
+    let mut upper = |v: i64| to = Some(to.map_or(v, |t| t.min(v)));
+    for conjunct in filters.iter().flat_map(|f| split_conjunction(f)) {
+        match conjunct {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                let (value, op) = match (is_event_time(left), is_event_time(right)) {
+                    (true, false) => (micros(right), *op),
+                    (false, true) => (micros(left), op.swap().unwrap_or(*op)),
+                    _ => continue,
+                };
+                let Some(v) = value else { continue };
+                match op {
+                    Operator::Gt | Operator::GtEq => lower(v),
+                    Operator::Lt | Operator::LtEq => upper(v),
+                    Operator::Eq => {
+                        lower(v);
+                        upper(v);
+                    }
+                    _ => {}
+                }
+            }
+            Expr::Between(Between {
+                expr,
+                negated: false,
+                low,
+                high,
+            }) if is_event_time(expr) => {
+                if let Some(v) = micros(low) {
+                    lower(v);
+                }
+                if let Some(v) = micros(high) {
+                    upper(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    (from, to)
+}
+
+fn is_event_time(e: &Expr) -> bool {
+    matches!(e, Expr::Column(c) if c.name == "eventtime")
+}
+
+/// A constant time: a timestamp or date literal, or text that parses as a time, maybe cast.
+fn micros(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Literal(v, _) => match v {
+            ScalarValue::TimestampSecond(Some(s), _) => s.checked_mul(1_000_000),
+            ScalarValue::TimestampMillisecond(Some(ms), _) => ms.checked_mul(1_000),
+            ScalarValue::TimestampMicrosecond(Some(us), _) => Some(*us),
+            ScalarValue::TimestampNanosecond(Some(ns), _) => Some(ns.div_euclid(1_000)),
+            ScalarValue::Date32(Some(d)) => i64::from(*d).checked_mul(86_400_000_000),
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => parse_time_or_day(s),
+            _ => None,
+        },
+        Expr::Cast(Cast { expr, .. }) | Expr::TryCast(TryCast { expr, .. }) => micros(expr),
+        _ => None,
+    }
+}
+
+/// The Parquet reader's output with lowercase column and field names.
+#[derive(Debug)]
+struct Lowercased {
+    input: Arc<dyn ExecutionPlan>,
+    properties: Arc<PlanProperties>,
+}
+
+impl Lowercased {
+    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+        let schema = lowercase_schema(&input.schema());
+        let partitions = input.properties().partitioning.partition_count();
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Lowercased {
+            input,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl DisplayAs for Lowercased {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "LowercaseNames")
+    }
+}
+
+impl ExecutionPlan for Lowercased {
+    fn name(&self) -> &str {
+        "LowercaseNames"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(Lowercased::new(children.swap_remove(0))))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(Lowercased::new(children.swap_remove(0))))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let batches = input.map(|b| b.and_then(|b| Ok(lowercase_batch(&b)?)));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            batches,
+        )))
+    }
+}
+
+/// A statement started on the local engine.
+pub struct Started {
+    /// Lake's names for the result columns (None for `SELECT *`: the engine's names).
+    pub column_names: Option<Vec<String>>,
+    pub stream: SendableRecordBatchStream,
+    pub stats: Arc<Mutex<ScanStats>>,
+}
+
+/// Plans `statement` (Lake dialect, `FROM` [`LOCAL_EDS`]) over `dataset` and starts it; the
+/// results stream, so a large result is never all in memory. `now()` is `now_micros`.
+pub async fn execute(
+    dataset: Dataset,
+    statement: &str,
+    now_micros: i64,
+) -> Result<Started, LocalError> {
+    let prepared = dialect::prepare(statement, |name| {
+        (name == LOCAL_EDS).then(|| TABLE.to_owned())
+    })?;
+    let stats = dataset.stats();
+    let ctx = trailq_lake_sql::lake_context(now_micros);
+    ctx.register_table(TABLE, Arc::new(dataset))?;
+    let frame = ctx.sql(&prepared.sql).await?;
+    let stream = frame.execute_stream().await?;
+    Ok(Started {
+        column_names: prepared.column_names,
+        stream,
+        stats,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::{col, lit};
+
+    #[test]
+    fn event_time_bounds_come_from_comparisons_with_constants() {
+        let t = |s: &str| trailq_events::time::parse_timestamp_micros(s).unwrap();
+        let ts = |s: &str| {
+            lit(ScalarValue::TimestampMicrosecond(
+                Some(t(s)),
+                Some("UTC".into()),
+            ))
+        };
+        let filters = [
+            col("eventtime").gt_eq(ts("2026-11-01T00:00:00Z")),
+            ts("2026-11-10T00:00:00Z").gt(col("eventtime")),
+            col("eventtime")
+                .lt(lit("2026-11-20 00:00:00"))
+                .and(col("eventname").eq(lit("Disable"))),
+            col("eventtime").gt(ts("2026-10-01T00:00:00Z")),
+        ];
+        assert_eq!(
+            time_bounds(&filters),
+            (
+                Some(t("2026-11-01T00:00:00Z")),
+                Some(t("2026-11-10T00:00:00Z"))
+            )
+        );
+        assert_eq!(time_bounds(&[col("eventname").eq(lit("x"))]), (None, None));
+        let between = col("eventtime").between(lit("2026-11-02"), lit("2026-11-03 12:00:00"));
+        assert_eq!(
+            time_bounds(&[between]),
+            (
+                Some(t("2026-11-02T00:00:00Z")),
+                Some(t("2026-11-03T12:00:00Z"))
+            )
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! The one pipeline: raw record text and where it came from → parse → reject (with its origin) or
+//! batch → commit to the dataset. Every source ends here; nothing else parses a record for the
+//! dataset or writes a rejection.
+//!
+//! ```text
+//!  files (convert, emulator --load)   ─┐  (origin, position, text)   ┌ RecordParser ┐  Parsed   ┌ Committer ─────────────────┐
+//!  LookupEvents / Lake slices (export) ─┴──────────────────────────▶ │ parse        │ ────────▶ │ batches → ParquetDatasetSink│
+//!                                                                     │ filter       │           │ rejections → rejected.jsonl │
+//!                                                                     └ batch ───────┘           └ commit, then the checkpoint ┘
+//! ```
+//! The two halves are separate types because `convert` parses on every core while one thread owns
+//! the dataset: [`RecordParser`] runs per worker and yields [`Parsed`] items; [`Committer`] takes
+//! them in order. The export drives both on its writer thread through [`write_stream_chunks`],
+//! which commits each group of finished slices before the checkpoint records their coverage.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::RecordBatch;
+use tokio::sync::mpsc::Receiver;
+use trailq_events::batch::EventBatchBuilder;
+use trailq_events::files::{self, ItemError, Position, SkipKind};
+use trailq_events::json::truncate;
+use trailq_events::record::{Row, parse_record};
+use trailq_events::schema::{EVENT_NAME, RECIPIENT_ACCOUNT_ID};
+
+use crate::dataset::checkpoint::{self, CheckpointError, ExportState};
+use crate::dataset::rejected::{RejectLog, Rejection};
+use crate::dataset::sink::{DatasetError, DatasetOptions, ParquetDatasetSink, SinkStats};
+
+/// Rows a parser gathers before handing a batch over (~2 KB of Arrow each)…
+const BATCH_ROWS: usize = 4096;
+/// …or record-text bytes, whichever comes first (keeps batches of huge records small).
+const BATCH_TEXT_BYTES: usize = 16 << 20;
+/// A rejection's reason is cut to this many bytes (the record itself is kept whole).
+const REASON_BYTES: usize = 300;
+
+/// A finished part of a stream (an export's account-Region-source, or a Lake query): its records
+/// as AWS gave them, and the new start of what is covered.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Index of the stream; its key names the origin of the records.
+    pub stream: usize,
+    /// Every event of the stream in `[covered_from, end]` has now been handed over.
+    pub covered_from: i64,
+    /// `CloudTrailEvent` / `eventJson` texts.
+    pub records: Vec<String>,
+}
+
+/// Filters the API cannot combine with the lookup attribute, applied to each parsed record.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub event_names: Vec<String>,
+    pub read_only: Option<bool>,
+}
+
+impl Filters {
+    fn keep(&self, event_name: Option<&str>, read_only: Option<bool>) -> bool {
+        (self.event_names.is_empty()
+            || event_name.is_some_and(|n| self.event_names.iter().any(|w| w == n)))
+            && self.read_only.is_none_or(|want| read_only == Some(want))
+    }
+}
+
+/// An input that did not become a row: where it came from, why, and its text when there is one.
+#[derive(Debug)]
+pub struct Rejected {
+    /// A file path, or the API stream (`LookupEvents <stream key>`).
+    pub origin: String,
+    /// Where in the origin: `Records[3]`, `line 7`; `None` for a whole file or an API record.
+    pub position: Option<String>,
+    pub reason: String,
+    pub record: Option<String>,
+}
+
+/// What the parse half hands the commit half, in order.
+#[derive(Debug)]
+pub enum Parsed {
+    Batch(RecordBatch),
+    Rejected(Rejected),
+}
+
+/// What became of one record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// In the batch.
+    Accepted,
+    /// Parsed, but the filters leave it out.
+    Filtered,
+    Rejected,
+}
+
+/// The parse half: record text → a row of the batch being built, or a rejection.
+pub struct RecordParser {
+    builder: EventBatchBuilder,
+    filters: Filters,
+    out: Vec<Parsed>,
+}
+
+impl RecordParser {
+    pub fn new(filters: Filters) -> Self {
+        RecordParser {
+            builder: EventBatchBuilder::new(),
+            filters,
+            out: Vec::new(),
+        }
+    }
+
+    /// Parses one record; a full batch or a rejection becomes ready in [`Self::drain`].
+    pub fn push(&mut self, origin: &str, position: Option<&Position>, text: &str) -> Outcome {
+        self.push_with(origin, position, text, |_| {})
+    }
+
+    /// [`Self::push`], showing `accepted` each row that goes into the batch.
+    pub fn push_with(
+        &mut self,
+        origin: &str,
+        position: Option<&Position>,
+        text: &str,
+        accepted: impl FnOnce(&Row<'_>),
+    ) -> Outcome {
+        let outcome = match parse_record(text) {
+            Ok(row) => {
+                if !self.filters.keep(row.scalar(EVENT_NAME), row.read_only) {
+                    return Outcome::Filtered;
+                }
+                self.builder.append(&row, text);
+                accepted(&row);
+                Outcome::Accepted
+            }
+            Err(e) => {
+                self.reject(origin, position, &e.to_string(), Some(text));
+                Outcome::Rejected
+            }
+        };
+        if self.builder.len() >= BATCH_ROWS || self.builder.text_bytes() >= BATCH_TEXT_BYTES {
+            self.out.push(Parsed::Batch(self.builder.finish()));
+        }
+        outcome
+    }
+
+    /// Records an input that could not be parsed at all (a bad line, a whole unreadable file).
+    pub fn reject(
+        &mut self,
+        origin: &str,
+        position: Option<&Position>,
+        reason: &str,
+        record: Option<&str>,
+    ) {
+        self.out.push(Parsed::Rejected(Rejected {
+            origin: origin.to_owned(),
+            position: position.map(Position::to_string),
+            reason: truncate(reason, REASON_BYTES).into_owned(),
+            record: record.map(str::to_owned),
+        }));
+    }
+
+    /// Every record of one file, through [`Self::push`]; how many items it held, or why the
+    /// whole file was skipped or rejected (a rejected file is also in [`Self::drain`]).
+    pub fn push_file(&mut self, path: &Path) -> FileOutcome {
+        let origin = path.to_string_lossy();
+        let mut records = 0;
+        let read = files::for_each_item(path, |position, item| {
+            records += 1;
+            match item {
+                Ok(record) => {
+                    self.push(&origin, Some(&position), record);
+                }
+                Err(ItemError { reason, text }) => {
+                    self.reject(&origin, Some(&position), &reason, text)
+                }
+            }
+        });
+        match read {
+            Ok(None) => FileOutcome::Read { records },
+            Ok(Some(kind)) => FileOutcome::Skipped(kind),
+            Err(e) => self.reject_file(&origin, &e.to_string()),
+        }
+    }
+
+    fn reject_file(&mut self, origin: &str, reason: &str) -> FileOutcome {
+        self.reject(origin, None, reason, None);
+        FileOutcome::Rejected
+    }
+
+    /// Full batches and rejections, in the order they happened.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Parsed> {
+        self.out.drain(..)
+    }
+
+    /// What is left: the last, partly filled batch.
+    pub fn flush(&mut self) -> Option<RecordBatch> {
+        (!self.builder.is_empty()).then(|| self.builder.finish())
+    }
+}
+
+/// What reading one file came to.
+#[derive(Debug)]
+pub enum FileOutcome {
+    Read { records: u64 },
+    Skipped(SkipKind),
+    Rejected,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// The commit half: one per dataset, on the thread that owns it.
+pub struct Committer {
+    sink: ParquetDatasetSink,
+    rejects: RejectLog,
+    run_id: String,
+}
+
+impl Committer {
+    /// Opens the dataset at `root` (taking its lock and repairing what a crashed run left).
+    pub fn open(root: &Path, options: DatasetOptions) -> Result<Self, DatasetError> {
+        let sink = ParquetDatasetSink::open(root, options)?;
+        Ok(Committer {
+            rejects: RejectLog::new(root),
+            run_id: sink.run_id().to_owned(),
+            sink,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.sink.root()
+    }
+
+    /// Takes one parsed item; a rejection is logged and handed back for the caller to show.
+    pub fn take(&mut self, item: Parsed) -> Result<Option<Rejected>, DatasetError> {
+        match item {
+            Parsed::Batch(batch) => {
+                self.sink.write(&batch)?;
+                Ok(None)
+            }
+            Parsed::Rejected(r) => {
+                self.rejects.add(&Rejection {
+                    run: &self.run_id,
+                    source: &r.origin,
+                    position: r.position.clone(),
+                    reason: r.reason.clone(),
+                    record: r.record.as_deref(),
+                })?;
+                Ok(Some(r))
+            }
+        }
+    }
+
+    /// Rejections logged so far, and the log's path.
+    pub fn rejected(&self) -> (u64, &Path) {
+        (self.rejects.count(), self.rejects.path())
+    }
+
+    /// Makes everything taken so far durable in the dataset.
+    pub fn commit(&mut self) -> Result<SinkStats, DatasetError> {
+        self.sink.commit()
+    }
+
+    /// Makes the reject log durable.
+    pub fn sync_rejected(&mut self) -> Result<(), DatasetError> {
+        self.rejects.sync()
+    }
+
+    /// Commits, syncs the reject log and releases the dataset.
+    pub fn finish(mut self) -> Result<SinkStats, DatasetError> {
+        self.rejects.sync()?;
+        self.sink.finish()
+    }
+}
+
+/// What [`write_stream_chunks`] did.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub records: u64,
+    pub filtered: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub rows_written: u64,
+    pub files_written: u64,
+    pub bytes_written: u64,
+    /// The account each stream's records belong to (`recipientAccountId`).
+    pub accounts: BTreeMap<usize, String>,
+}
+
+/// An export's writer: chunks until every sender is gone. Each group of chunks received together
+/// is committed to the dataset before the checkpoint records how far its streams are covered.
+pub fn write_stream_chunks(
+    committer: &mut Committer,
+    chunks: &mut Receiver<Chunk>,
+    stream_keys: &[String],
+    state: &mut ExportState,
+    filters: &Filters,
+) -> Result<Written, PipelineError> {
+    let mut written = Written::default();
+    let mut parser = RecordParser::new(filters.clone());
+    while let Some(first) = chunks.blocking_recv() {
+        let mut received = vec![first];
+        while let Ok(more) = chunks.try_recv() {
+            received.push(more);
+        }
+        for chunk in &received {
+            let origin = format!("LookupEvents {}", stream_keys[chunk.stream]);
+            for text in &chunk.records {
+                written.records += 1;
+                let accounts = &mut written.accounts;
+                let outcome = parser.push_with(&origin, None, text, |row| {
+                    if let Some(account) = row.scalar(RECIPIENT_ACCOUNT_ID) {
+                        accounts
+                            .entry(chunk.stream)
+                            .or_insert_with(|| account.to_owned());
+                    }
+                });
+                match outcome {
+                    Outcome::Accepted => {}
+                    Outcome::Filtered => written.filtered += 1,
+                    Outcome::Rejected => written.rejected += 1,
+                }
+                for item in parser.drain() {
+                    committer.take(item)?;
+                }
+            }
+        }
+        if let Some(batch) = parser.flush() {
+            committer.take(Parsed::Batch(batch))?;
+        }
+        let stats = committer.commit()?;
+        written.duplicates = stats.duplicates_dropped;
+        written.rows_written = stats.rows_written;
+        written.files_written = stats.files_written;
+        written.bytes_written = stats.bytes_written;
+        if let Some(run) = state.current.as_mut() {
+            for chunk in &received {
+                let covered = run
+                    .covered_from
+                    .entry(stream_keys[chunk.stream].clone())
+                    .or_insert(i64::MAX);
+                *covered = (*covered).min(chunk.covered_from);
+            }
+        }
+        checkpoint::save(committer.root(), state)?;
+    }
+    committer.sync_rejected()?;
+    Ok(written)
+}
+
+/// Every record in `paths` (folders are walked, as `convert` does) with its origin, for a reader
+/// that keeps records rather than a dataset (the emulator's `--load`). Inputs that cannot be
+/// read or split into records come back as problems, each naming its file and position.
+pub fn read_records(paths: &[std::path::PathBuf]) -> Result<LoadedRecords, files::PathError> {
+    let found = files::discover(paths, None)?;
+    let mut loaded = LoadedRecords::default();
+    for file in &found.files {
+        let path = file.path.display().to_string();
+        let mut records = Vec::new();
+        let read = files::for_each_item(&file.path, |position, item| match item {
+            Ok(record) => records.push((format!("{path} {position}"), record.to_owned())),
+            Err(e) => loaded
+                .problems
+                .push(format!("{path} {position}: {}", e.reason)),
+        });
+        match read {
+            Ok(None) => {
+                loaded.files += 1;
+                loaded.records.append(&mut records);
+            }
+            Ok(Some(_)) => {}
+            Err(e) => loaded.problems.push(format!("{path}: {e}")),
+        }
+    }
+    Ok(loaded)
+}
+
+/// What [`read_records`] found.
+#[derive(Debug, Default)]
+pub struct LoadedRecords {
+    pub files: usize,
+    /// (origin, record text).
+    pub records: Vec<(String, String)>,
+    pub problems: Vec<String>,
+}

@@ -1,0 +1,171 @@
+//! What users read, as they read it: every `--help`, the convert summary, a query's table and the
+//! main error messages, compared whole with the snapshots in `tests/snapshots/` (insta). Times,
+//! rates, sizes and temporary paths are filtered out; everything else must match to the byte.
+//! After an intended change: `INSTA_UPDATE=always cargo test snapshots`, then review the diff.
+
+use std::process::Output;
+
+use crate::util::{corpus, trailq};
+
+/// Stdout, stderr and the exit status of one run, as one text.
+fn shown(o: &Output) -> String {
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code().map_or("signal".into(), |c| c.to_string()),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Filters what changes from run to run: temporary folders, durations, rates, sizes.
+fn settings(tmp: &std::path::Path) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s.add_filter(&regex_escape(&tmp.display().to_string()), "[TMP]");
+    s.add_filter(&regex_escape(&corpus().display().to_string()), "[CORPUS]");
+    s.add_filter(r"\d+(\.\d+)? s \(\d+ records/s\)", "[ELAPSED]");
+    s.add_filter(r"in \d+(\.\d+)? s\b", "in [ELAPSED]");
+    s.add_filter(r"\d+(\.\d+)? (B|KiB|MiB|GiB)\b", "[SIZE]");
+    s.add_filter(r"trailq \d+\.\d+\.\d+", "trailq [VERSION]");
+    s
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+#[test]
+fn every_help_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &[],
+        &["export"],
+        &["convert"],
+        &["query"],
+        &["queries"],
+        &["queries", "list"],
+        &["queries", "show"],
+        &["queries", "run"],
+        &["stores"],
+        &["history"],
+        &["schema"],
+        &["emulator"],
+        &["demo"],
+    ];
+    for command in commands {
+        let mut args: Vec<&str> = command.to_vec();
+        args.push("--help");
+        let name = if command.is_empty() {
+            "help".to_owned()
+        } else {
+            format!("help-{}", command.join("-"))
+        };
+        settings(tmp.path()).bind(|| insta::assert_snapshot!(name, shown(&trailq(&args))));
+    }
+}
+
+#[test]
+fn the_convert_summary_and_a_query_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("events");
+    let (trails, out) = (
+        corpus().join("trail_files"),
+        out.to_str().unwrap().to_owned(),
+    );
+    // One reading thread: with more, files finish in any order and so do the rejection lines.
+    let converted = trailq([
+        "convert",
+        trails.to_str().unwrap(),
+        "--out",
+        &out,
+        "--threads",
+        "1",
+    ]);
+    // The corpus's few Inspector records (a Classic call, an inspector-scan ScanSbom).
+    let records = tmp.path().join("records");
+    let records = records.to_str().unwrap();
+    let jsonl = corpus().join("real-records.jsonl");
+    trailq([
+        "convert",
+        jsonl.to_str().unwrap(),
+        "--out",
+        records,
+        "--quiet",
+    ]);
+    let table = trailq([
+        "queries",
+        "run",
+        "user-agents",
+        "--data",
+        records,
+        "--param",
+        "start=2000-01-01",
+        "--format",
+        "table",
+    ]);
+    settings(tmp.path()).bind(|| {
+        insta::assert_snapshot!("convert-summary", shown(&converted));
+        insta::assert_snapshot!("queries-run-table", shown(&table));
+    });
+}
+
+#[test]
+fn the_main_error_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-folder");
+    let not_a_dataset = tmp.path().join("empty");
+    std::fs::create_dir(&not_a_dataset).unwrap();
+    let missing = missing.to_str().unwrap();
+    let not_a_dataset = not_a_dataset.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "error-convert-missing-input",
+            &["convert", missing, "--out", out],
+        ),
+        (
+            "error-unknown-saved-query",
+            &["queries", "show", "no-such-query"],
+        ),
+        (
+            "error-bad-parameter",
+            &[
+                "queries",
+                "run",
+                "user-agents",
+                "--data",
+                not_a_dataset,
+                "--param",
+                "start=yesterday-ish",
+            ],
+        ),
+        (
+            "error-not-a-dataset",
+            &["queries", "run", "user-agents", "--data", not_a_dataset],
+        ),
+        (
+            "error-bad-duration",
+            &["export", "--last", "banana", "--out", out],
+        ),
+        (
+            "error-no-credentials",
+            &[
+                "stores",
+                "--region",
+                "us-east-1",
+                "--endpoint-url",
+                "http://127.0.0.1:9",
+            ],
+        ),
+    ];
+    for (name, args) in cases {
+        settings(tmp.path()).bind(|| insta::assert_snapshot!(*name, shown(&trailq(args.iter()))));
+    }
+}
