@@ -69,6 +69,8 @@ pub struct Rejected {
     pub origin: String,
     /// Where in the origin: `Records[3]`, `line 7`; `None` for a whole file or an API record.
     pub position: Option<String>,
+    /// The whole input (a file that could not be read or split into records), not one record.
+    pub whole_file: bool,
     pub reason: String,
     pub record: Option<String>,
 }
@@ -139,17 +141,35 @@ impl RecordParser {
         outcome
     }
 
-    /// Records an input that could not be parsed at all (a bad line, a whole unreadable file).
-    pub fn reject(
+    /// Records an input that could not be parsed at all (a bad line, an API record).
+    fn reject(
         &mut self,
         origin: &str,
         position: Option<&Position>,
         reason: &str,
         record: Option<&str>,
     ) {
+        self.push_rejection(origin, position, reason, record, false);
+    }
+
+    /// Records a file that could not be read or split into records.
+    fn reject_file(&mut self, origin: &str, reason: &str) -> FileOutcome {
+        self.push_rejection(origin, None, reason, None, true);
+        FileOutcome::Rejected
+    }
+
+    fn push_rejection(
+        &mut self,
+        origin: &str,
+        position: Option<&Position>,
+        reason: &str,
+        record: Option<&str>,
+        whole_file: bool,
+    ) {
         self.out.push(Parsed::Rejected(Rejected {
             origin: origin.to_owned(),
             position: position.map(Position::to_string),
+            whole_file,
             reason: truncate(reason, REASON_BYTES).into_owned(),
             record: record.map(str::to_owned),
         }));
@@ -176,11 +196,6 @@ impl RecordParser {
             Ok(Some(kind)) => FileOutcome::Skipped(kind),
             Err(e) => self.reject_file(&origin, &e.to_string()),
         }
-    }
-
-    fn reject_file(&mut self, origin: &str, reason: &str) -> FileOutcome {
-        self.reject(origin, None, reason, None);
-        FileOutcome::Rejected
     }
 
     /// Full batches and rejections, in the order they happened.
@@ -288,10 +303,12 @@ pub struct Written {
     pub accounts: BTreeMap<usize, String>,
 }
 
-/// An export's writer: chunks until every sender is gone. Each group of chunks received together
+/// An export's writer: chunks of `api` (`LookupEvents`, `CloudTrail Lake`: how rejections name
+/// their origin, with the stream's key) until every sender is gone. Each group of chunks received together
 /// is committed to the dataset before the checkpoint records how far its streams are covered.
 pub fn write_stream_chunks(
     committer: &mut Committer,
+    api: &str,
     chunks: &mut Receiver<Chunk>,
     stream_keys: &[String],
     state: &mut ExportState,
@@ -305,7 +322,7 @@ pub fn write_stream_chunks(
             received.push(more);
         }
         for chunk in &received {
-            let origin = format!("LookupEvents {}", stream_keys[chunk.stream]);
+            let origin = format!("{api} {}", stream_keys[chunk.stream]);
             for text in &chunk.records {
                 written.records += 1;
                 let accounts = &mut written.accounts;

@@ -88,6 +88,7 @@ fn locally(sql: &str) -> Vec<RecordBatch> {
     rt.block_on(async {
         let batches: Vec<RecordBatch> = store
             .record_batches()
+            .unwrap()
             .iter()
             .map(|b| trailq_lake_sql::lowercase::lowercase_batch(b).unwrap())
             .collect();

@@ -213,7 +213,7 @@ fn receive(
                 let Some(r) = committer.take(item)? else {
                     continue;
                 };
-                if r.position.is_none() && r.record.is_none() {
+                if r.whole_file {
                     progress.suspend(|| note!("rejected file `{}`: {}", r.origin, r.reason));
                     continue;
                 }

@@ -122,6 +122,7 @@ impl Lake {
             .get_or_try_init(|| async {
                 let batches = store
                     .record_batches()
+                    .map_err(|e| ApiError::internal(format!("building the Lake table: {e}")))?
                     .iter()
                     .map(lowercase_batch)
                     .collect::<Result<Vec<_>, _>>()

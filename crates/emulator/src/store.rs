@@ -196,14 +196,16 @@ impl EventStore {
         text
     }
 
-    /// All events as batches of the event schema, through the same parser and builder as an export.
-    pub fn record_batches(&self) -> Vec<RecordBatch> {
+    /// All events as batches of the event schema, through the same parser and builder as an
+    /// export. An event that does not parse is an error, not a gap: Lake would otherwise hold
+    /// fewer events than Event history serves.
+    pub fn record_batches(&self) -> Result<Vec<RecordBatch>, String> {
         let mut batches = Vec::new();
         let mut builder = EventBatchBuilder::new();
         for event in self.places.values().flatten() {
-            if let Ok(row) = parse_record(&event.json) {
-                builder.append(&row, &event.json);
-            }
+            let row = parse_record(&event.json)
+                .map_err(|e| format!("event {} does not parse: {e}", event.event_id))?;
+            builder.append(&row, &event.json);
             if builder.len() == 8192 {
                 batches.push(builder.finish());
             }
@@ -211,7 +213,7 @@ impl EventStore {
         if !builder.is_empty() {
             batches.push(builder.finish());
         }
-        batches
+        Ok(batches)
     }
 }
 

@@ -301,7 +301,14 @@ pub async fn export_with(
         read_only: args.read_only,
     };
     let writer = tokio::task::spawn_blocking(move || {
-        let result = write_stream_chunks(&mut committer, &mut rx, &keys, &mut state, &filters);
+        let result = write_stream_chunks(
+            &mut committer,
+            "LookupEvents",
+            &mut rx,
+            &keys,
+            &mut state,
+            &filters,
+        );
         (result, state, committer)
     });
 

@@ -127,8 +127,14 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
     };
     let writer_keys = keys.clone();
     let writer = tokio::task::spawn_blocking(move || {
-        let result =
-            write_stream_chunks(&mut committer, &mut rx, &writer_keys, &mut state, &filters);
+        let result = write_stream_chunks(
+            &mut committer,
+            "CloudTrail Lake",
+            &mut rx,
+            &writer_keys,
+            &mut state,
+            &filters,
+        );
         (result, state, committer)
     });
 
