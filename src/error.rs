@@ -9,7 +9,12 @@ use std::io;
 use trailq::aws::AwsError;
 use trailq::dataset::checkpoint::CheckpointError;
 use trailq::dataset::sink::DatasetError;
+use trailq::library::LibraryError;
+use trailq::local_engine::LocalError;
+use trailq::params::ParamError;
 use trailq::pipeline::PipelineError;
+use trailq::results::ResultsError;
+use trailq::source::lake::LakeError;
 use trailq_emulator::EmulatorError;
 use trailq_events::files::PathError;
 
@@ -27,6 +32,18 @@ pub enum Error {
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    // The next five say everything in one line (their messages already carry their causes'
+    // text), so `main` prints no `caused by:` under them.
+    #[error("{0}")]
+    Library(LibraryError),
+    #[error("{0}")]
+    Param(ParamError),
+    #[error("{0}")]
+    Lake(LakeError),
+    #[error("{}", trailq::error_chain(.0))]
+    Local(LocalError),
+    #[error("{}", trailq::error_chain(.0))]
+    Results(ResultsError),
     /// An AWS API refused a request in a way retrying cannot fix.
     #[error("{0}")]
     Api(String),
@@ -51,6 +68,33 @@ impl Error {
     /// True when the error is only that the reader of our output went away (`trailq … | head`).
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Stdout(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// `?` for errors shown as one line (see the variants above).
+macro_rules! one_line_from {
+    ($($variant:ident($error:ty)),* $(,)?) => {$(
+        impl From<$error> for Error {
+            fn from(e: $error) -> Self {
+                Error::$variant(e)
+            }
+        }
+    )*};
+}
+one_line_from!(
+    Library(LibraryError),
+    Param(ParamError),
+    Lake(LakeError),
+    Local(LocalError),
+);
+
+impl From<ResultsError> for Error {
+    fn from(e: ResultsError) -> Self {
+        match e {
+            // The reader of our output went away: `main` ends quietly.
+            ResultsError::Stdout(e) => Error::Stdout(e),
+            e => Error::Results(e),
+        }
     }
 }
 

@@ -111,7 +111,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     drop(emulator);
     let dataset = args.out.display();
     // Two saved queries on the export, as a responder would start.
-    let library = trailq::library::Library::load(&[]).map_err(|e| Error::Usage(e.to_string()))?;
+    let library = trailq::library::Library::load(&[])?;
     let output = OutputArgs {
         format: Some(Format::Table),
         out: None,
@@ -119,10 +119,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         quiet: true,
     };
     for name in ["first-seen-principals", "inspector-disabled"] {
-        let query = library.get(name).map_err(|e| Error::Usage(e.to_string()))?;
-        let values = query
-            .values(&[], now)
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let query = library.get(name)?;
+        let values = query.values(&[], now)?;
         out(&format!(
             "\n{}:\n$ trailq queries run {name} --data {dataset}",
             query.title

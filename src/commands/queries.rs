@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::commands::query::{
-    LakeArgs, OutputArgs, ParamArgs, StoreArgs, eds_value, on_lake, results_error, spinner,
+    LakeArgs, OutputArgs, ParamArgs, StoreArgs, eds_value, on_lake, spinner,
 };
 use crate::error::{Error, Result};
 use crate::terminal::note;
@@ -167,11 +167,9 @@ fn list(args: ListArgs) -> Result<ExitCode> {
 
 fn show(args: ShowArgs) -> Result<ExitCode> {
     let library = args.params.library()?;
-    let query = library
-        .get(&args.name)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let query = library.get(&args.name)?;
     let values = values(query, &args.params)?;
-    let sql = params::fill_known(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
+    let sql = params::fill_known(&query.sql, &values)?;
     let file = match &query.origin {
         Origin::BuiltIn => "built in".to_owned(),
         Origin::File(p) => p.display().to_string(),
@@ -198,15 +196,13 @@ fn values(
 ) -> Result<std::collections::BTreeMap<String, Value>> {
     query
         .values(&args.param, args.now_micros())
-        .map_err(|e| Error::Usage(e.to_string()))
+        .map_err(Error::from)
 }
 
 fn run_query(args: RunArgs) -> Result<ExitCode> {
     let format = args.output.format()?;
     let library = args.params.library()?;
-    let query = library
-        .get(&args.name)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let query = library.get(&args.name)?;
     let values = values(query, &args.params)?;
     let engine = args.engine.unwrap_or(if args.data.is_some() {
         Engine::Local
@@ -224,7 +220,7 @@ fn run_query(args: RunArgs) -> Result<ExitCode> {
             };
             let client = args.lake.client().await?;
             values.insert(library::EDS.into(), eds_value(&client, eds).await?);
-            let sql = params::fill(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
+            let sql = params::fill(&query.sql, &values)?;
             on_lake(&client, Some(sql), None, &args.output, format, args.store.price_per_gb).await
         }),
         Engine::Local => {
@@ -252,7 +248,7 @@ pub async fn saved_on_dataset(
         library::EDS.into(),
         params::identifier(library::EDS, LOCAL_EDS).expect("a valid identifier"),
     );
-    let sql = params::fill(&query.sql, &values).map_err(|e| Error::Usage(e.to_string()))?;
+    let sql = params::fill(&query.sql, &values)?;
     on_dataset(data, &sql, now_micros, output, format).await
 }
 
@@ -280,15 +276,9 @@ pub async fn on_dataset(
     let started = Instant::now();
     let spinner = spinner(output.quiet);
     spinner.set_message(format!("running on {}", data.display()));
-    let local_error = |e: LocalError| match e {
-        LocalError::Dataset(m) => Error::Usage(m),
-        other => Error::Usage(trailq::error_chain(&other)),
-    };
-    let dataset = Dataset::open(data).map_err(local_error)?;
-    let started_run = local_engine::execute(dataset, sql, now_micros)
-        .await
-        .map_err(local_error)?;
-    let mut spool = Spool::new().map_err(results_error)?;
+    let dataset = Dataset::open(data)?;
+    let started_run = local_engine::execute(dataset, sql, now_micros).await?;
+    let mut spool = Spool::new()?;
     let names = started_run.column_names.clone();
     let mut stream = started_run.stream;
     let mut rows = 0u64;
@@ -302,7 +292,7 @@ pub async fn on_dataset(
             }
         };
         let Some(batch) = next else { break };
-        let batch = batch.map_err(|e| local_error(LocalError::Engine(e)))?;
+        let batch = batch.map_err(LocalError::Engine)?;
         let page_names = schema_names.get_or_insert_with(|| {
             column_names(names.as_deref(), &batch)
                 .into_iter()
@@ -312,16 +302,14 @@ pub async fn on_dataset(
         let page_rows = render_rows(&batch).map_err(Error::Usage)?;
         rows += page_rows.len() as u64;
         spinner.set_message(format!("{rows} rows"));
-        spool
-            .add(Page {
-                names: page_names.clone(),
-                rows: page_rows,
-                total_rows: None,
-            })
-            .map_err(results_error)?;
+        spool.add(Page {
+            names: page_names.clone(),
+            rows: page_rows,
+            total_rows: None,
+        })?;
     }
     spinner.finish_and_clear();
-    let typed = spool.finish(names).map_err(results_error)?;
+    let typed = spool.finish(names)?;
     output.write(&typed, format)?;
     let stats = started_run
         .stats

@@ -121,7 +121,7 @@ impl ParamArgs {
                 .into_iter()
                 .collect(),
         };
-        Library::load(&folders).map_err(|e| Error::Usage(e.to_string()))
+        Library::load(&folders).map_err(Error::from)
     }
 }
 
@@ -173,7 +173,7 @@ impl OutputArgs {
 
     /// Writes typed results where asked, with the notes the user needs about them.
     pub fn write(&self, typed: &Typed, format: Format) -> Result<()> {
-        write(typed, format, self.out.as_deref()).map_err(results_error)?;
+        write(typed, format, self.out.as_deref())?;
         if !self.quiet {
             for column in &typed.hints {
                 note!(
@@ -241,9 +241,7 @@ pub async fn on_lake(
     let started = Instant::now();
     let (id, described) = match (query_id, statement) {
         (Some(id), _) => {
-            let d = lake::wait(client, id, |d| status(&spinner, d, started))
-                .await
-                .map_err(lake_error)?;
+            let d = lake::wait(client, id, |d| status(&spinner, d, started)).await?;
             (id.to_owned(), d)
         }
         (None, statement) => {
@@ -254,18 +252,17 @@ pub async fn on_lake(
                     waited.as_secs()
                 ))
             })
-            .await
-            .map_err(lake_error)?;
+            .await?;
             spinner.set_message(format!("query {id} QUEUED"));
             let waited = tokio::select! {
                 d = lake::wait(client, &id, |d| status(&spinner, d, started)) => Some(d),
                 _ = tokio::signal::ctrl_c() => None,
             };
             match waited {
-                Some(d) => (id, d.map_err(lake_error)?),
+                Some(d) => (id, d?),
                 None => {
                     spinner.finish_and_clear();
-                    lake::cancel(client, &id).await.map_err(lake_error)?;
+                    lake::cancel(client, &id).await?;
                     note!("cancelled query {id}");
                     return Err(Error::Interrupted(crate::error::NOTHING_WRITTEN));
                 }
@@ -287,7 +284,7 @@ pub async fn on_lake(
     }
 
     spinner.set_message(format!("query {id} FINISHED; fetching results"));
-    let mut spool = Spool::new().map_err(results_error)?;
+    let mut spool = Spool::new()?;
     let bar = spinner;
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} rows {msg}")
@@ -305,7 +302,7 @@ pub async fn on_lake(
         })
     });
     tokio::select! {
-        paged = paging => paged.map_err(lake_error)?,
+        paged = paging => paged?,
         _ = tokio::signal::ctrl_c() => {
             bar.finish_and_clear();
             note!("stopped; the results of query {id} stay available for 7 days: trailq query --query-id {id}");
@@ -319,7 +316,7 @@ pub async fn on_lake(
             .ok()?
             .column_names
     });
-    let typed = spool.finish(names).map_err(results_error)?;
+    let typed = spool.finish(names)?;
     output.write(&typed, format)?;
 
     let cost = described.bytes_scanned.max(0) as f64 / 1e9 * price_per_gb;
@@ -358,10 +355,8 @@ async fn statement(args: &QueryArgs, client: &Client) -> Result<String> {
     let (sql, mut values, reads_eds) = match (&args.name, &args.sql, &args.file) {
         (Some(name), _, _) => {
             let library = args.params.library()?;
-            let query = library.get(name).map_err(|e| Error::Usage(e.to_string()))?;
-            let values = query
-                .values(&args.params.param, now)
-                .map_err(|e| Error::Usage(e.to_string()))?;
+            let query = library.get(name)?;
+            let values = query.values(&args.params.param, now)?;
             // A saved query always reads `{{eds}}` (the library checks it).
             (query.sql.clone(), values, true)
         }
@@ -376,7 +371,7 @@ async fn statement(args: &QueryArgs, client: &Client) -> Result<String> {
                 })?,
                 (None, None) => unreachable!("clap requires NAME, --sql, --file or --query-id"),
             };
-            let used = params::names(&sql).map_err(|e| Error::Usage(e.to_string()))?;
+            let used = params::names(&sql)?;
             let mut values = BTreeMap::new();
             for (name, value) in &args.params.param {
                 if !used.contains(name) {
@@ -389,9 +384,7 @@ async fn statement(args: &QueryArgs, client: &Client) -> Result<String> {
                         }
                     )));
                 }
-                let v = Kind::of_name(name)
-                    .value(name, value, now)
-                    .map_err(|e| Error::Usage(e.to_string()))?;
+                let v = Kind::of_name(name).value(name, value, now)?;
                 values.insert(name.clone(), v);
             }
             let reads_eds = used.iter().any(|n| n == library::EDS);
@@ -406,13 +399,13 @@ async fn statement(args: &QueryArgs, client: &Client) -> Result<String> {
         };
         values.insert(library::EDS.into(), eds_value(client, eds).await?);
     }
-    params::fill(&sql, &values).map_err(|e| Error::Usage(e.to_string()))
+    params::fill(&sql, &values).map_err(Error::from)
 }
 
 /// `{{eds}}`'s value from `--eds` (an ID, ARN or name).
 pub async fn eds_value(client: &Client, eds: &str) -> Result<Value> {
     let id = resolve_eds(client, eds).await?;
-    params::identifier(library::EDS, &id).map_err(|e| Error::Usage(e.to_string()))
+    params::identifier(library::EDS, &id).map_err(Error::from)
 }
 
 /// An event data store ID from an ID, an ARN or a name.
@@ -421,7 +414,7 @@ pub async fn resolve_eds(client: &Client, eds: &str) -> Result<String> {
         return Ok(lake::store_id(eds).to_owned());
     }
     // The list has IDs (in the ARNs) and names: no need for each store's details.
-    let stores = lake::store_names(client).await.map_err(lake_error)?;
+    let stores = lake::store_names(client).await?;
     if let Some((arn, _)) = stores
         .iter()
         .find(|(arn, name)| lake::store_id(arn) == eds || name == eds)
@@ -482,16 +475,4 @@ fn show_position(statement: &str, message: Option<&str>) -> String {
         }
     }
     out.trim_end().to_owned()
-}
-
-pub fn lake_error(e: LakeError) -> Error {
-    Error::Api(e.to_string())
-}
-
-pub fn results_error(e: trailq::results::ResultsError) -> Error {
-    match e {
-        // The reader of our output went away: `main` ends quietly.
-        trailq::results::ResultsError::Stdout(e) => Error::Stdout(e),
-        e => Error::Api(trailq::error_chain(&e)),
-    }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::commands::query::{LakeArgs, lake_error, resolve_eds};
+use crate::commands::query::{LakeArgs, resolve_eds};
 use crate::commands::runtime;
 use crate::error::{Error, Result};
 use trailq::source::lake;
@@ -49,7 +49,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<()> {
 pub fn run_stores(args: StoresArgs) -> Result<ExitCode> {
     let stores = runtime()?.block_on(async {
         let client = args.lake.client().await?;
-        lake::stores(&client).await.map_err(lake_error)
+        lake::stores(&client).await.map_err(Error::from)
     })?;
     if args.json {
         json(&stores)?;
@@ -89,7 +89,7 @@ pub fn run_history(args: HistoryArgs) -> Result<ExitCode> {
         let eds = resolve_eds(&client, &args.eds).await?;
         lake::history(&client, &eds, args.limit)
             .await
-            .map_err(lake_error)
+            .map_err(Error::from)
     })?;
     if args.json {
         json(&queries)?;

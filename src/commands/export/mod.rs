@@ -453,7 +453,7 @@ fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Planned>> {
                     .attribute_key(LookupAttributeKey::from(key.as_str()))
                     .attribute_value(value)
                     .build()
-                    .map_err(|e| Error::Usage(e.to_string()))?;
+                    .map_err(|e| Error::Usage(format!("--lookup `{key}={value}`: {e}")))?;
                 plan.push(Planned {
                     key: format!("{}|{region}|{key}={value}", identity.label()),
                     identity: i,

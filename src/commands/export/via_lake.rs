@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::report::{StreamRow, Summary};
 use super::{ExportArgs, finish_run, sources, window};
-use crate::commands::query::{lake_error, resolve_eds};
+use crate::commands::query::resolve_eds;
 use crate::error::{Error, Result};
 use trailq::aws::{AwsError, Identity};
 use trailq::dataset::checkpoint;
@@ -105,10 +105,7 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
     let client = identity.client(&region);
     let eds = resolve_eds(&client, eds).await?;
     let (where_sql, mut values) = conditions(args)?;
-    values.insert(
-        "eds".into(),
-        params::identifier("eds", &eds).map_err(|e| Error::Usage(e.to_string()))?,
-    );
+    values.insert("eds".into(), params::identifier("eds", &eds)?);
     let key = format!("{}|lake:{eds}|{where_sql}", identity.label());
     let keys = vec![key.clone()];
 
@@ -149,14 +146,13 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
             slice_values.insert("start".into(), Value::Timestamp(start));
             slice_values.insert("end".into(), Value::Timestamp(end));
             let sql = params::fill(
-                &format!("SELECT eventJson FROM {{{{eds}}}} WHERE {where_sql} AND eventTime >= {{{{start}}}} AND eventTime <= {{{{end}}}}"),
+                &format!(
+                    "SELECT eventJson FROM {{{{eds}}}} WHERE {where_sql} AND eventTime >= {{{{start}}}} AND eventTime <= {{{{end}}}}"
+                ),
                 &slice_values,
-            )
-            .map_err(|e| Error::Usage(e.to_string()))?;
-            let id = lake::start(&client, &sql, |_| {})
-                .await
-                .map_err(lake_error)?;
-            let done = lake::wait(&client, &id, |_| {}).await.map_err(lake_error)?;
+            )?;
+            let id = lake::start(&client, &sql, |_| {}).await?;
+            let done = lake::wait(&client, &id, |_| {}).await?;
             if done.status != "FINISHED" {
                 return Err(Error::Api(format!(
                     "Lake query {id} for {} → {} ended {}: {}. Finished slices are kept; run the same command to continue",
@@ -172,8 +168,7 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
                 records.extend(page.rows.into_iter().filter_map(|mut r| r.swap_remove(0)));
                 Ok(())
             })
-            .await
-            .map_err(lake_error)?;
+            .await?;
             counters.events.fetch_add(records.len() as u64, Relaxed);
             counters.reached.store(start, Relaxed);
             tx.send(Chunk {
