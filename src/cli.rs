@@ -4,14 +4,9 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    convert::ConvertArgs,
-    demo::DemoArgs,
-    emulator::EmulatorArgs,
-    export::ExportArgs,
-    queries::QueriesArgs,
-    query::QueryArgs,
-    schema::SchemaArgs,
-    stores::{HistoryArgs, StoresArgs},
+    convert::ConvertArgs, demo::DemoArgs, emulator::EmulatorArgs, export::ExportArgs,
+    history::HistoryArgs, queries::QueriesArgs, query::QueryArgs, schema::SchemaArgs,
+    stores::StoresArgs,
 };
 
 /// Get AWS CloudTrail events — Amazon Inspector's first — into typed, partitioned, lossless

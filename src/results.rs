@@ -1,9 +1,9 @@
 //! Query results (every value a string, as Lake sends them) → typed Arrow batches → a table, CSV,
 //! JSON, JSON Lines or Parquet.
 //!
-//! Types follow DESIGN.md "Lake results typing": a column named like an event-schema column takes
-//! that column's type; any other column is typed from all of its values (integer, float, boolean,
-//! `YYYY-MM-DD HH:MM:SS.fff` timestamp, else string). Seeing all values before the first row is
+//! Types follow DESIGN.md "Lake results typing" (`trailq_lake_sql::typing`: a column named like an
+//! event-schema column takes that column's type; any other column is typed from all of its values:
+//! integer, float, boolean, `YYYY-MM-DD HH:MM:SS.fff` timestamp, else string). Seeing all values before the first row is
 //! written would mean holding the result in memory, so pages are spooled to a temporary file while
 //! the types are worked out, then read back batch by batch. Struct and map columns arrive as
 //! Trino's `{k=v, …}` text, which cannot be parsed reliably: they stay strings, with a hint.
@@ -13,20 +13,16 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 
-use trailq_events::schema::{self, timestamp_type};
-use trailq_events::time::parse_timestamp_micros;
 use trailq_lake_sql::lake_values::Page;
+use trailq_lake_sql::typing::{Seen, column, column_type, is_nested_schema_column};
 
 const BATCH_ROWS: usize = 8192;
 
@@ -60,52 +56,6 @@ pub enum ResultsError {
     Arrow(#[from] ArrowError),
     #[error("cannot write Parquet")]
     Parquet(#[from] ParquetError),
-}
-
-/// What is known of a column's values so far.
-#[derive(Debug, Clone, Copy)]
-struct Seen {
-    any: bool,
-    int: bool,
-    float: bool,
-    boolean: bool,
-    timestamp: bool,
-    braces: bool,
-}
-
-impl Default for Seen {
-    fn default() -> Self {
-        Seen {
-            any: false,
-            int: true,
-            float: true,
-            boolean: true,
-            timestamp: true,
-            braces: false,
-        }
-    }
-}
-
-impl Seen {
-    fn add(&mut self, v: &str) {
-        // Each check runs only while its type is still possible: most columns are ruled out of
-        // all but one type by their first values.
-        self.any = true;
-        // Only canonical integers: `012345678901` (an account ID) would lose its zero.
-        self.int = self.int && v.parse::<i64>().is_ok() && canonical_integer(v);
-        self.float = self.float && v.parse::<f64>().is_ok();
-        self.boolean = self.boolean && (v == "true" || v == "false");
-        // Lake's timestamp text; a bare date or number is not one.
-        self.timestamp = self.timestamp && v.len() >= 19 && parse_timestamp_micros(v).is_some();
-        self.braces = self.braces || (v.starts_with('{') && v.contains('=')) || v.starts_with("[{");
-    }
-}
-
-/// True when `v` is an integer written the one way its value prints: no sign but `-`, no
-/// leading zeros.
-fn canonical_integer(v: &str) -> bool {
-    let digits = v.strip_prefix('-').unwrap_or(v);
-    digits == "0" || !digits.starts_with('0')
 }
 
 /// Result pages on their way to a typed output.
@@ -187,7 +137,7 @@ impl Spool {
             .map(|(i, (name, seen))| {
                 let name = name.clone().unwrap_or_else(|| format!("_col{i}"));
                 let data_type = column_type(&name, seen);
-                if seen.braces || is_nested_schema_column(&name) {
+                if seen.braces() || is_nested_schema_column(&name) {
                     hints.push(name.clone());
                 }
                 Field::new(name, data_type, true)
@@ -209,46 +159,6 @@ impl Drop for Spool {
             let _ = std::fs::remove_file(&self.path);
         }
     }
-}
-
-/// The type of a column: its event-schema column's, if its name is one and every value fits
-/// (an alias can reuse a name), else the narrowest type every value fits.
-fn column_type(name: &str, seen: &Seen) -> DataType {
-    if let Some(field) = schema::event_schema()
-        .fields()
-        .iter()
-        .find(|f| f.name().eq_ignore_ascii_case(name))
-    {
-        match field.data_type() {
-            DataType::Timestamp(..) if seen.timestamp => return timestamp_type(),
-            DataType::Boolean if seen.boolean => return DataType::Boolean,
-            DataType::Timestamp(..) | DataType::Boolean => {}
-            _ => return DataType::Utf8,
-        }
-    }
-    if !seen.any {
-        DataType::Utf8
-    } else if seen.int {
-        DataType::Int64
-    } else if seen.float {
-        DataType::Float64
-    } else if seen.boolean {
-        DataType::Boolean
-    } else if seen.timestamp {
-        timestamp_type()
-    } else {
-        DataType::Utf8
-    }
-}
-
-fn is_nested_schema_column(name: &str) -> bool {
-    schema::event_schema().fields().iter().any(|f| {
-        f.name().eq_ignore_ascii_case(name)
-            && matches!(
-                f.data_type(),
-                DataType::Struct(_) | DataType::Map(..) | DataType::List(_)
-            )
-    })
 }
 
 /// Spooled results with their types, ready to be written.
@@ -305,37 +215,6 @@ impl Typed {
             })
             .collect::<Vec<_>>();
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
-    }
-}
-
-/// One column from its values, every one of which fits `data_type` (see `column_type`).
-fn column<'a>(data_type: &DataType, values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
-    match data_type {
-        DataType::Int64 => {
-            let mut b = Int64Builder::new();
-            values.for_each(|v| b.append_option(v.and_then(|v| v.parse().ok())));
-            Arc::new(b.finish())
-        }
-        DataType::Float64 => {
-            let mut b = Float64Builder::new();
-            values.for_each(|v| b.append_option(v.and_then(|v| v.parse().ok())));
-            Arc::new(b.finish())
-        }
-        DataType::Boolean => {
-            let mut b = BooleanBuilder::new();
-            values.for_each(|v| b.append_option(v.and_then(|v| v.parse().ok())));
-            Arc::new(b.finish())
-        }
-        DataType::Timestamp(..) => {
-            let mut b = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-            values.for_each(|v| b.append_option(v.and_then(parse_timestamp_micros)));
-            Arc::new(b.finish())
-        }
-        _ => {
-            let mut b = StringBuilder::new();
-            values.for_each(|v| b.append_option(v));
-            Arc::new(b.finish())
-        }
     }
 }
 
@@ -475,6 +354,8 @@ fn writer_header(w: &mut impl Write, schema: &Schema) -> io::Result<()> {
 mod tests {
     use super::*;
     use arrow::array::AsArray;
+    use arrow::datatypes::DataType;
+    use trailq_events::schema::timestamp_type;
 
     fn page(names: &[&str], rows: &[&[Option<&str>]]) -> Page {
         Page {

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod demo;
 pub mod emulator;
 pub mod export;
+pub mod history;
 pub mod queries;
 pub mod query;
 pub mod schema;
@@ -43,8 +44,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => export::run(*args),
         Command::Query(args) => query::run(*args),
         Command::Queries(args) => queries::run(args),
-        Command::Stores(args) => stores::run_stores(args),
-        Command::History(args) => stores::run_history(args),
+        Command::Stores(args) => stores::run(args),
+        Command::History(args) => history::run(args),
         Command::Schema(args) => schema::run(args),
     }
 }

@@ -3,6 +3,7 @@
 //! - [`layout`]: every path under the dataset's root (nothing else spells one);
 //! - [`sink`]: [`sink::ParquetDatasetSink`], the one writer: dedup by eventID, spill, commit;
 //! - [`partition_writer`], [`merge`], [`parquet_file`], [`spill`]: how a commit writes a partition;
+//! - `recover`: what a crashed run left, repaired before the next run writes;
 //! - [`rejected`]: the reject log; [`checkpoint`]: an export's progress.
 //!
 //! Sinks never see SDK types or input formats: rows arrive as Arrow batches of the event schema
@@ -13,6 +14,7 @@ pub mod layout;
 pub mod merge;
 pub mod parquet_file;
 mod partition_writer;
+mod recover;
 pub mod rejected;
 pub mod sink;
 pub mod spill;

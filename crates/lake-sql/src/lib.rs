@@ -11,7 +11,7 @@
 //! - [`functions`] registers the Trino functions Lake queries use (`element_at` on maps,
 //!   `json_extract_scalar`, `date_add`, …) and pins `now()` to the caller's clock.
 //!
-//! [`lake_values`] renders results as Lake's strings, so a query gives the same output from the
+//! [`typing`] types Lake's string results back into columns. [`lake_values`] renders results as Lake's strings, so a query gives the same output from the
 //! emulator's Lake and from an export (whose table, `trailq::local_engine`, is the trailq crate's:
 //! it knows the dataset's layout).
 
@@ -19,6 +19,7 @@ pub mod dialect;
 pub mod functions;
 pub mod lake_values;
 pub mod lowercase;
+pub mod typing;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
