@@ -9,6 +9,8 @@
 //! ([`trailq::dataset::checkpoint`]). The window is fixed once, at the first start, and kept in the
 //! checkpoint: running the same command again continues the same export.
 
+mod plan;
+mod progress;
 mod report;
 mod via_lake;
 
@@ -18,31 +20,23 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use clap::Args;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::commands::{parse_span, parse_time};
 use crate::error::{EXIT_REJECTED, Error, Result};
 use crate::terminal::note;
 use trailq::aws::{self, Identity};
-use trailq::dataset::checkpoint::{self, Run};
+use trailq::dataset::checkpoint;
 use trailq::dataset::sink::DatasetOptions;
 use trailq::pace::Pacer;
 use trailq::pipeline::{Chunk, Committer, Filters, Written, write_stream_chunks};
 use trailq::source::lookup_events::{Stream, StreamCounters, StreamError};
-use trailq_events::cloudtrail::INSPECTOR_SOURCES;
 use trailq_events::cloudtrail::LOOKUP_KEYS;
 use trailq_events::time::format_micros;
 
+use plan::{Planned, finish_run, window};
+use progress::Progress;
 pub use report::Summary;
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-/// Event history keeps 90 days.
-const REACH_DAYS: i64 = 90;
-/// `--since-last` starts this long before the last export's end: CloudTrail can deliver an event
-/// to Event history minutes after its eventTime, and duplicates are dropped anyway.
-const SINCE_LAST_OVERLAP: i64 = 3_600_000_000;
 
 /// Regions `--all-regions` tries (commercial partition); one not enabled for the account is
 /// skipped with a warning when CloudTrail refuses it.
@@ -184,16 +178,6 @@ pub enum Via {
     Lake,
 }
 
-/// One stream of the plan.
-struct Planned {
-    key: String,
-    identity: usize,
-    region: String,
-    attribute: LookupAttribute,
-    /// The place (identity, Region) whose pacer it shares.
-    place: usize,
-}
-
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
     if !(args.rate > 0.0 && args.rate <= 100.0) {
         return Err(Error::Usage(format!(
@@ -234,7 +218,7 @@ pub async fn export_with(
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_micros();
     let now = now - now.rem_euclid(1_000_000);
-    let plan = plan(args, identities)?;
+    let plan = plan::plan(args, identities)?;
     let keys: Vec<String> = plan.iter().map(|p| p.key.clone()).collect();
 
     let mut committer = Committer::open(&args.out, DatasetOptions::default())?;
@@ -421,150 +405,6 @@ fn report(args: &ExportArgs, summary: Summary, written: &Written) -> Result<(Exi
     Ok((ExitCode::SUCCESS, summary))
 }
 
-/// Identities × Regions × lookup attributes.
-fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Planned>> {
-    let mut attributes: Vec<(String, String)> = match &args.lookup {
-        Some(kv) => vec![kv.clone()],
-        None => sources(args)
-            .into_iter()
-            .map(|s| ("EventSource".to_owned(), s))
-            .collect(),
-    };
-    dedup(&mut attributes);
-    let mut plan = Vec::new();
-    let mut place = 0;
-    for (i, identity) in identities.iter().enumerate() {
-        let mut regions: Vec<String> = if args.all_regions {
-            ALL_REGIONS.iter().map(|r| (*r).to_owned()).collect()
-        } else if !args.region.is_empty() {
-            args.region.clone()
-        } else {
-            vec![identity.region().ok_or_else(|| aws::AwsError::NoRegion {
-                who: match &identity.profile {
-                    Some(p) => format!("profile `{p}`"),
-                    None => "the default configuration".to_owned(),
-                },
-            })?]
-        };
-        dedup(&mut regions);
-        for region in regions {
-            for (key, value) in &attributes {
-                let attribute = LookupAttribute::builder()
-                    .attribute_key(LookupAttributeKey::from(key.as_str()))
-                    .attribute_value(value)
-                    .build()
-                    .map_err(|e| Error::Usage(format!("--lookup `{key}={value}`: {e}")))?;
-                plan.push(Planned {
-                    key: format!("{}|{region}|{key}={value}", identity.label()),
-                    identity: i,
-                    region: region.clone(),
-                    attribute,
-                    place,
-                });
-            }
-            place += 1;
-        }
-    }
-    Ok(plan)
-}
-
-/// The event sources to export: `--event-source`, or Inspector's three.
-fn sources(args: &ExportArgs) -> Vec<String> {
-    if args.event_sources.is_empty() {
-        INSPECTOR_SOURCES.iter().map(|s| (*s).to_owned()).collect()
-    } else {
-        args.event_sources.clone()
-    }
-}
-
-/// Records a finished export as the last one (`--since-last` starts from its end).
-fn finish_run(args: &ExportArgs, state: &mut checkpoint::ExportState, run: Run) -> Result<Run> {
-    let run = state.current.take().unwrap_or(run);
-    state.last_finished = Some(run.clone());
-    checkpoint::save(&args.out, state)?;
-    Ok(run)
-}
-
-/// Removes repeats, keeping the first of each (`--region x --region x` is one stream).
-fn dedup<T: PartialEq + Clone>(items: &mut Vec<T>) {
-    let mut kept: Vec<T> = Vec::with_capacity(items.len());
-    for item in items.drain(..) {
-        if !kept.contains(&item) {
-            kept.push(item);
-        }
-    }
-    *items = kept;
-}
-
-/// The export's window: the unfinished export's (resumed), or a new one fixed now.
-fn window(
-    args: &ExportArgs,
-    state: &checkpoint::ExportState,
-    keys: &[String],
-    now: i64,
-) -> Result<(Run, bool)> {
-    let reach = now - REACH_DAYS * MICROS_PER_DAY;
-    let started = format_micros(now);
-    if args.since_last {
-        let Some(last) = &state.last_finished else {
-            return Err(Error::Usage(format!(
-                "--since-last: no finished export into `{}` yet; run the export once without it",
-                args.out.display()
-            )));
-        };
-        let start = (last.end_micros - SINCE_LAST_OVERLAP).max(reach);
-        let end = args.end.unwrap_or(now);
-        check_window(start, end, now)?;
-        return Ok((Run::new(started, start, end, keys), false));
-    }
-    // An explicit window is that window; a relative one ("last 90 days") resumes the
-    // unfinished export of the same streams, whose window was fixed when it started.
-    let explicit = args.start.is_some() || args.end.is_some();
-    let (start, end) = match (args.start, args.last) {
-        (Some(s), _) => (s, args.end.unwrap_or(now)),
-        (None, Some(d)) => {
-            let end = args.end.unwrap_or(now);
-            (end - d.as_micros() as i64, end)
-        }
-        (None, None) => (reach, args.end.unwrap_or(now)),
-    };
-    let start = start - start.rem_euclid(1_000_000);
-    let end = end - end.rem_euclid(1_000_000);
-    if let Some(current) = &state.current
-        && current.has_streams(keys)
-        && (!explicit || (current.start_micros == start.max(reach) && current.end_micros == end))
-    {
-        return Ok((current.clone(), true));
-    }
-    if start < reach {
-        note!(
-            "note: Event history keeps 90 days; the export starts at {} instead of {}",
-            format_micros(reach),
-            format_micros(start)
-        );
-    }
-    let start = start.max(reach);
-    check_window(start, end, now)?;
-    Ok((Run::new(started, start, end, keys), false))
-}
-
-fn check_window(start: i64, end: i64, now: i64) -> Result<()> {
-    if end < start {
-        return Err(Error::Usage(format!(
-            "the window ends ({}) before it starts ({}), or before what Event history keeps (90 days back): pick a later --end",
-            format_micros(end),
-            format_micros(start)
-        )));
-    }
-    if start > now {
-        return Err(Error::Usage(format!(
-            "the window starts in the future ({}): pick an earlier --start",
-            format_micros(start)
-        )));
-    }
-    Ok(())
-}
-
 fn fatal_message(stream: &Planned, identities: &[Identity], text: &str) -> String {
     let who = identities[stream.identity].label();
     let hint = if text.starts_with("AccessDenied") {
@@ -579,88 +419,4 @@ fn fatal_message(stream: &Planned, identities: &[Identity], text: &str) -> Strin
         stream.region,
         stream.key.rsplit('|').next().unwrap_or_default()
     )
-}
-
-/// Progress bars, one per stream: how far back it has reached in its window.
-struct Progress {
-    multi: Option<MultiProgress>,
-    bars: Vec<ProgressBar>,
-    window: (i64, i64),
-}
-
-impl Progress {
-    fn new(args: &ExportArgs, plan: &[Planned], identities: &[Identity], run: &Run) -> Self {
-        let span = (run.end_micros - run.start_micros).max(1_000_000) as u64 / 1_000_000;
-        if args.quiet || args.json {
-            return Progress {
-                multi: None,
-                bars: plan.iter().map(|_| ProgressBar::hidden()).collect(),
-                window: (run.start_micros, run.end_micros),
-            };
-        }
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let style =
-            ProgressStyle::with_template("{prefix:<48} [{bar:24}] {percent:>3}% {msg} ETA {eta}")
-                .expect("valid template")
-                .progress_chars("=> ");
-        let bars = plan
-            .iter()
-            .map(|s| {
-                let bar = multi.add(ProgressBar::new(span));
-                bar.set_style(style.clone());
-                bar.set_prefix(format!(
-                    "{} {} {}",
-                    identities[s.identity].label(),
-                    s.region,
-                    s.attribute.attribute_value()
-                ));
-                bar
-            })
-            .collect();
-        Progress {
-            multi: Some(multi),
-            bars,
-            window: (run.start_micros, run.end_micros),
-        }
-    }
-
-    /// Refreshes the bars from the streams' counters until aborted.
-    fn start(&self, counters: Vec<Arc<StreamCounters>>) -> tokio::task::JoinHandle<()> {
-        let bars = self.bars.clone();
-        let (start, end) = self.window;
-        let began = Instant::now();
-        tokio::spawn(async move {
-            loop {
-                for (bar, c) in bars.iter().zip(&counters) {
-                    use std::sync::atomic::Ordering::Relaxed;
-                    let reached = c.reached.load(Relaxed).clamp(start, end);
-                    if !bar.is_finished() {
-                        bar.set_position(((end - reached) / 1_000_000) as u64);
-                    }
-                    let events = c.events.load(Relaxed);
-                    bar.set_message(format!(
-                        "{events} events, {} pages, {} throttles, {:.0} ev/s",
-                        c.pages.load(Relaxed),
-                        c.throttles.load(Relaxed),
-                        events as f64 / began.elapsed().as_secs_f64().max(0.001)
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    }
-
-    fn finish(&self, stream: usize) {
-        let bar = &self.bars[stream];
-        if let Some(len) = bar.length() {
-            bar.set_position(len);
-        }
-        bar.finish();
-    }
-
-    fn clear(&self) {
-        if let Some(multi) = &self.multi {
-            let _ = multi.clear();
-        }
-    }
 }

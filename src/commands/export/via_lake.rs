@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use super::ExportArgs;
+use super::plan::{finish_run, sources, window};
 use super::report::{StreamRow, Summary};
-use super::{ExportArgs, finish_run, sources, window};
 use crate::commands::query::resolve_eds;
 use crate::error::{Error, Result};
 use trailq::aws::{AwsError, Identity};

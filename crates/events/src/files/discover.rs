@@ -1,0 +1,204 @@
+//! Where records lie on disk: the files under the paths a user gave (folders walked, the
+//! organization trail layout understood), and those to skip without reading (digests, Insights,
+//! files that are not JSON), each with the reason it is skipped.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A file to read, with its size on disk.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// Files that are recognised but hold no events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipKind {
+    Digest,
+    Insight,
+    LakeResult,
+    /// Met while walking a folder, without a JSON name (`.json`, `.jsonl`, `.ndjson`, maybe `.gz`).
+    NotJsonName,
+}
+
+impl fmt::Display for SkipKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SkipKind::Digest => "digest files",
+            SkipKind::Insight => "Insights files",
+            SkipKind::LakeResult => "Lake query-result files",
+            SkipKind::NotJsonName => "files without a .json/.jsonl name",
+        })
+    }
+}
+
+/// What was found under the paths a user named.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<InputFile>,
+    pub skipped: Vec<(PathBuf, SkipKind)>,
+}
+
+/// A named input that cannot be read or listed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read `{path}`")]
+pub struct PathError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Walks the named files and folders, leaving out the folder `exclude` (the output dataset).
+/// A name that cannot be read is an error; everything else is decided per file later, so one bad
+/// file never stops the others.
+pub fn discover(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Discovered, PathError> {
+    let mut found = Discovered::default();
+    for path in paths {
+        let meta = fs::metadata(path).map_err(|source| PathError {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk(path, exclude, &mut found)?;
+        } else {
+            // A file named explicitly is always read (whatever its name) unless the trail layout
+            // says it is not a log file.
+            match skip_by_layout(path) {
+                Some(kind) => found.skipped.push((path.clone(), kind)),
+                None => found.files.push(InputFile {
+                    path: path.clone(),
+                    bytes: meta.len(),
+                }),
+            }
+        }
+    }
+    // Delivery-day order (trail layout `…/YYYY/MM/DD/…`) rather than account → region → day: the
+    // dataset's partitions are then filled one or two at a time, which keeps the set of eventIDs
+    // the sink must hold small however many days the input spans.
+    found
+        .files
+        .sort_by(|a, b| (path_day(&a.path), &a.path).cmp(&(path_day(&b.path), &b.path)));
+    Ok(found)
+}
+
+/// The delivery day of a trail log file from its `…/YYYY/MM/DD/…` folders, if it has them.
+pub fn path_day(path: &Path) -> Option<i32> {
+    let parts: Vec<&str> = path
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .collect();
+    parts.windows(3).rev().find_map(|w| {
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if digits(w[0], 4) && digits(w[1], 2) && digits(w[2], 2) {
+            crate::time::parse_day(&format!("{}-{}-{}", w[0], w[1], w[2]))
+        } else {
+            None
+        }
+    })
+}
+
+fn walk(dir: &Path, exclude: Option<&Path>, found: &mut Discovered) -> Result<(), PathError> {
+    if exclude.is_some_and(|ex| fs::canonicalize(dir).is_ok_and(|d| d == ex)) {
+        return Ok(());
+    }
+    let err = |source| PathError {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries = fs::read_dir(dir)
+        .and_then(|rd| rd.collect::<io::Result<Vec<_>>>())
+        .map_err(err)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let file_type = entry.file_type().map_err(err)?;
+        // Follow symlinks like `find -L` would: metadata() resolves them.
+        let meta = if file_type.is_symlink() {
+            match fs::metadata(&path) {
+                Ok(m) => m,
+                Err(_) => continue,
+            }
+        } else {
+            entry.metadata().map_err(err)?
+        };
+        if meta.is_dir() {
+            walk(&path, exclude, found)?;
+        } else if let Some(kind) = skip_by_layout(&path) {
+            found.skipped.push((path, kind));
+        } else if has_json_name(&name) {
+            found.files.push(InputFile {
+                path,
+                bytes: meta.len(),
+            });
+        } else {
+            found.skipped.push((path, SkipKind::NotJsonName));
+        }
+    }
+    Ok(())
+}
+
+fn has_json_name(name: &str) -> bool {
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    [".json", ".jsonl", ".ndjson"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// Trails write digests, Insights events and Lake results next to the logs
+/// (`AWSLogs/[o-id/]<acct>/CloudTrail-Digest/…`): recognise them by the folder after the account.
+fn skip_by_layout(path: &Path) -> Option<SkipKind> {
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str()).collect();
+    let logs = parts.iter().position(|p| *p == "AWSLogs")?;
+    parts[logs + 1..].iter().find_map(|p| match p.to_str()? {
+        "CloudTrail-Digest" => Some(SkipKind::Digest),
+        "CloudTrail-Insight" => Some(SkipKind::Insight),
+        "CloudTrail-Lake" => Some(SkipKind::LakeResult),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_days_come_from_the_trail_layout() {
+        let day = |s: &str| path_day(Path::new(s)).map(crate::time::format_day);
+        assert_eq!(
+            day("b/AWSLogs/o-1/1/CloudTrail/us-east-1/2024/05/01/x.json.gz").as_deref(),
+            Some("2024-05-01")
+        );
+        assert_eq!(day("exports/2024/13/01/x.json"), None);
+        assert_eq!(day("lookup-events.json"), None);
+    }
+
+    #[test]
+    fn trail_layout_siblings_are_skipped_only_under_awslogs() {
+        let p = |s: &str| skip_by_layout(Path::new(s));
+        assert_eq!(
+            p("b/AWSLogs/o-abc/111122223333/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz"),
+            Some(SkipKind::Digest)
+        );
+        assert_eq!(
+            p("AWSLogs/1/CloudTrail-Insight/r/x.json.gz"),
+            Some(SkipKind::Insight)
+        );
+        assert_eq!(
+            p("AWSLogs/1/CloudTrail-Lake/Query/x.csv.gz"),
+            Some(SkipKind::LakeResult)
+        );
+        assert_eq!(
+            p("AWSLogs/1/CloudTrail/us-east-1/2024/01/01/x.json.gz"),
+            None
+        );
+        assert_eq!(p("CloudTrail-Digest/x.json"), None);
+    }
+}
