@@ -18,7 +18,7 @@
 //! - partition paths are built only from a parsed time, never from record text;
 //! - one writer at a time: `_trailq/lock` is held (an OS lock, released even on kill -9).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::errors::ParquetError;
 use serde::Serialize;
 
+use super::dedup::SeenEvents;
 use super::layout;
 use super::partition_writer::{PartitionJob, PartitionWriter, WriteOutcome, writer_properties};
 use super::recover::recover;
@@ -112,34 +113,12 @@ pub struct SinkStats {
 
 #[derive(Default)]
 struct Partition {
-    /// 128-bit hashes of every eventID on disk, spilled or buffered in this partition.
-    ids: HashSet<u128>,
-    /// Records without an eventID: copies of each text on disk, and copies seen in this run.
-    idless_on_disk: HashMap<u128, u32>,
-    idless_seen: HashMap<u128, u32>,
+    /// Which events the partition holds, on disk or in this run.
+    seen: SeenEvents,
     buffer: Vec<RecordBatch>,
     buffered_bytes: usize,
     /// When this run last wrote to it, to forget the least recently used ids first.
     last_use: u64,
-}
-
-impl Partition {
-    /// True if the row is new to the dataset; records it as seen either way.
-    fn admit(&mut self, event_id: Option<&str>, text: &str) -> bool {
-        match event_id {
-            Some(id) => self.ids.insert(id_hash(id)),
-            None => {
-                let h = id_hash(text);
-                let seen = self.idless_seen.entry(h).or_default();
-                *seen += 1;
-                *seen > self.idless_on_disk.get(&h).copied().unwrap_or(0)
-            }
-        }
-    }
-
-    fn resident_ids(&self) -> usize {
-        self.ids.len() + self.idless_seen.len() + self.idless_on_disk.len()
-    }
 }
 
 pub struct ParquetDatasetSink {
@@ -249,7 +228,7 @@ impl ParquetDatasetSink {
                 .filter(|&row| {
                     let row = row as usize;
                     let id = ids.is_valid(row).then(|| ids.value(row));
-                    partition.admit(id, texts.value(row))
+                    partition.seen.admit(id, texts.value(row))
                 })
                 .collect();
             self.stats.duplicates_dropped += (before - kept.len()) as u64;
@@ -417,7 +396,7 @@ impl ParquetDatasetSink {
     /// what they still buffer first; touching one again reads its ids back from its files and
     /// spilled runs. With input in delivery-day order those are old days that get no more rows.
     fn forget_idle(&mut self) -> Result<()> {
-        let mut resident: usize = self.partitions.values().map(Partition::resident_ids).sum();
+        let mut resident: usize = self.partitions.values().map(|p| p.seen.resident()).sum();
         while resident > self.options.resident_ids && self.partitions.len() > 1 {
             let oldest = self
                 .partitions
@@ -428,7 +407,7 @@ impl ParquetDatasetSink {
             let Some(day) = oldest else { break };
             self.spill(day)?;
             let p = self.partitions.remove(&day).expect("found above");
-            resident -= p.resident_ids();
+            resident -= p.seen.resident();
         }
         Ok(())
     }
@@ -474,7 +453,7 @@ impl ParquetDatasetSink {
                 .build()
                 .map_err(read_err)?;
             for batch in reader {
-                partition.remember(&batch?);
+                partition.seen.remember(&batch?);
             }
         }
         if self.runs.contains_key(&day) {
@@ -483,34 +462,11 @@ impl ParquetDatasetSink {
         for run in self.runs.get(&day).into_iter().flatten() {
             let reader = spill::read_run(run, Some(&[schema::EVENT_ID, schema::EVENT_JSON]))?;
             for batch in reader {
-                partition.remember(&batch?);
+                partition.seen.remember(&batch?);
             }
         }
         self.partitions.insert(day, partition);
         Ok(())
-    }
-}
-
-impl Partition {
-    /// Records the ids of rows already in the dataset (`eventID`, and `eventJson` if projected).
-    fn remember(&mut self, batch: &RecordBatch) {
-        let ids = batch
-            .column_by_name(schema::EVENT_ID)
-            .expect("projected")
-            .as_string::<i32>();
-        let texts = batch
-            .column_by_name(schema::EVENT_JSON)
-            .map(|c| c.as_string::<i32>());
-        for row in 0..batch.num_rows() {
-            if ids.is_valid(row) {
-                self.ids.insert(id_hash(ids.value(row)));
-            } else if let Some(texts) = texts {
-                *self
-                    .idless_on_disk
-                    .entry(id_hash(texts.value(row)))
-                    .or_default() += 1;
-            }
-        }
     }
 }
 
@@ -553,10 +509,6 @@ pub(super) fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
     Ok(files)
 }
 
-fn id_hash(id: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
-}
-
 /// Writes a small state file whole: temporary name, sync, rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
@@ -581,6 +533,7 @@ pub(super) fn sync_dir(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
     use trailq_events::batch::EventBatchBuilder;
     use trailq_events::record::parse_record;
 
