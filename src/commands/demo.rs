@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::commands::EndpointArgs;
 use crate::commands::export::{ExportArgs, Via, export_with};
 use crate::commands::queries::saved_on_dataset;
 use crate::commands::query::OutputArgs;
@@ -91,7 +92,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         region: REGIONS.map(String::from).to_vec(),
         all_regions: false,
         profile: Vec::new(),
-        endpoint_url: Some(url.clone()),
+        endpoint: EndpointArgs {
+            endpoint_url: Some(url.clone()),
+        },
         via: Via::Lookup,
         eds: None,
         slice: Duration::from_secs(86_400),

@@ -15,6 +15,14 @@ pub mod query;
 pub mod schema;
 pub mod stores;
 
+/// `--endpoint-url`, the same for every command that calls CloudTrail.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EndpointArgs {
+    /// CloudTrail endpoint (the trailq emulator, a VPC endpoint) [default: AWS_ENDPOINT_URL or AWS]
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
 /// The async runtime of the AWS-facing commands: two workers, as the machines have two cores.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

@@ -14,6 +14,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::commands::EndpointArgs;
 use crate::error::{Error, Result};
 use crate::terminal::note;
 use trailq::aws::{self, AwsError};
@@ -34,14 +35,17 @@ pub struct LakeArgs {
     /// Region of the event data store [default: the configured Region]
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// CloudTrail endpoint (the trailq emulator…) [default: AWS_ENDPOINT_URL or AWS]
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
 }
 
 impl LakeArgs {
     pub async fn client(&self) -> Result<Client> {
-        let identity = aws::load(self.profile.as_deref(), self.endpoint_url.as_deref()).await?;
+        let identity = aws::load(
+            self.profile.as_deref(),
+            self.endpoint.endpoint_url.as_deref(),
+        )
+        .await?;
         let region = match self.region.clone().or_else(|| identity.region()) {
             Some(r) => r,
             None => {

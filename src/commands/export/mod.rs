@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::commands::{parse_span, parse_time};
+use crate::commands::{EndpointArgs, parse_span, parse_time};
 use crate::error::{EXIT_REJECTED, Error, Result};
 use crate::terminal::note;
 use trailq::aws::{self, Identity};
@@ -121,9 +121,8 @@ pub struct ExportArgs {
     /// An AWS profile to export (repeatable, one per account) [default: the standard chain]
     #[arg(long, value_name = "NAME")]
     pub profile: Vec<String>,
-    /// CloudTrail endpoint (the trailq emulator, a VPC endpoint) [default: AWS_ENDPOINT_URL or AWS]
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
     /// Where to read events: Event history (`lookup`, LookupEvents), or a CloudTrail Lake event
     /// data store (`lake`, needs --eds): the same events, typed the same way. With `lake`, the
     /// store is queried in the profile's Region and --region filters on awsRegion
@@ -197,7 +196,7 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
         args.profile.iter().map(|p| Some(p.as_str())).collect()
     };
     for profile in profiles {
-        identities.push(aws::load(profile, args.endpoint_url.as_deref()).await?);
+        identities.push(aws::load(profile, args.endpoint.endpoint_url.as_deref()).await?);
     }
     export_with(&args, &identities).await.map(|(code, _)| code)
 }
