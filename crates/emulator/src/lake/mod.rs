@@ -25,6 +25,14 @@ use trailq_lake_sql::lake_context;
 use trailq_lake_sql::lake_values::render_batches;
 use trailq_lake_sql::lowercase::{lowercase_batch, lowercase_schema};
 
+mod list_queries;
+mod stores;
+
+pub use list_queries::list_queries;
+
+use stores::store_not_found;
+pub use stores::{EventDataStore, default_store, get_event_data_store, list_event_data_stores};
+
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Results and the query list are kept seven days [reference §2].
 const KEPT_MICROS: i64 = 7 * MICROS_PER_DAY;
@@ -50,14 +58,6 @@ impl Default for LakeTiming {
             timeout: Duration::from_secs(3600),
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct EventDataStore {
-    pub id: String,
-    pub arn: String,
-    pub name: String,
-    pub created_micros: i64,
 }
 
 #[derive(Debug)]
@@ -173,13 +173,6 @@ fn query_not_found(id: &str) -> ApiError {
         format!(
             "query `{id}` does not exist in this account and Region, or its results are older than 7 days"
         ),
-    )
-}
-
-fn store_not_found(name: &str) -> ApiError {
-    client(
-        "EventDataStoreNotFoundException",
-        format!("event data store `{name}` does not exist: ListEventDataStores lists the ARNs"),
     )
 }
 
@@ -479,160 +472,6 @@ pub fn cancel_query(state: &State, caller: &Caller, body: Value) -> Result<Value
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListQueriesRequest {
-    event_data_store: Option<String>,
-    next_token: Option<String>,
-    max_results: Option<i64>,
-    start_time: Option<f64>,
-    end_time: Option<f64>,
-    query_status: Option<String>,
-}
-
-pub fn list_queries(state: &State, caller: &Caller, body: Value) -> Result<Value, ApiError> {
-    let request: ListQueriesRequest = parse("ListQueries", body)?;
-    let lake = &state.lake;
-    let Some(name) = request.event_data_store.as_deref() else {
-        return Err(client(
-            "InvalidParameterException",
-            "EventDataStore is required",
-        ));
-    };
-    lake.store(name).ok_or_else(|| store_not_found(name))?;
-    const STATUSES: [&str; 6] = [
-        "QUEUED",
-        "RUNNING",
-        "FINISHED",
-        "FAILED",
-        "CANCELLED",
-        "TIMED_OUT",
-    ];
-    if let Some(s) = request.query_status.as_deref()
-        && !STATUSES.contains(&s)
-    {
-        return Err(client(
-            "InvalidQueryStatusException",
-            format!(
-                "`{s}` is not a query status: use one of {}",
-                STATUSES.join(", ")
-            ),
-        ));
-    }
-    let page = match request.max_results {
-        None => 1000,
-        Some(n @ 1..=1000) => n as usize,
-        Some(n) => {
-            return Err(client(
-                "InvalidMaxResultsException",
-                format!("MaxResults is {n}; it must be between 1 and 1000"),
-            ));
-        }
-    };
-    let micros = |s: f64| (s * 1e6).round() as i64;
-    let (start, end) = (request.start_time.map(micros), request.end_time.map(micros));
-    if let (Some(s), Some(e)) = (start, end)
-        && s > e
-    {
-        return Err(client(
-            "InvalidDateRangeException",
-            "StartTime is after EndTime",
-        ));
-    }
-    let now_micros = state.clock.now_micros();
-    let now = Instant::now();
-    let queries = lake.lock();
-    let listed: Vec<Value> = queries
-        .iter()
-        .rev()
-        .filter(|q| q.account == caller.account && now_micros - q.created_micros <= KEPT_MICROS)
-        .filter(|q| start.is_none_or(|s| q.created_micros >= s) && end.is_none_or(|e| q.created_micros <= e))
-        .map(|q| (q, lake.status(q, now)))
-        .filter(|(_, status)| request.query_status.as_deref().is_none_or(|s| s == *status))
-        .map(|(q, status)| {
-            json!({"QueryId": q.id, "QueryStatus": status, "CreationTime": q.created_micros as f64 / 1e6})
-        })
-        .collect();
-    let token_key = format!("ListQueries|{name}|{}", caller.account);
-    let offset = match request.next_token.as_deref() {
-        None => 0,
-        Some(t) => state.open_offset_token(t, &token_key)?,
-    };
-    let end_at = (offset + page).min(listed.len());
-    let mut out = json!({ "Queries": listed[offset.min(end_at)..end_at] });
-    if end_at < listed.len() {
-        out["NextToken"] = json!(state.offset_token(&token_key, end_at));
-    }
-    Ok(out)
-}
-
-pub fn list_event_data_stores(state: &State, body: Value) -> Result<Value, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Request {
-        max_results: Option<i64>,
-    }
-    let request: Request = parse("ListEventDataStores", body)?;
-    if let Some(n) = request.max_results
-        && !(1..=1000).contains(&n)
-    {
-        return Err(client(
-            "InvalidMaxResultsException",
-            format!("MaxResults is {n}; it must be between 1 and 1000"),
-        ));
-    }
-    // Every other member of the list is deprecated; GetEventDataStore has the details.
-    let stores: Vec<Value> = state
-        .lake
-        .stores()
-        .iter()
-        .map(|s| json!({ "EventDataStoreArn": s.arn, "Name": s.name }))
-        .collect();
-    Ok(json!({ "EventDataStores": stores }))
-}
-
-pub fn get_event_data_store(state: &State, body: Value) -> Result<Value, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Request {
-        event_data_store: Option<String>,
-    }
-    let request: Request = parse("GetEventDataStore", body)?;
-    let Some(name) = request.event_data_store.as_deref() else {
-        return Err(client(
-            "InvalidParameterException",
-            "EventDataStore is required",
-        ));
-    };
-    if name.len() < 3 || name.len() > 256 {
-        return Err(client(
-            "EventDataStoreARNInvalidException",
-            format!("`{name}` is not an event data store ARN or ID"),
-        ));
-    }
-    let s = state
-        .lake
-        .store(name)
-        .ok_or_else(|| store_not_found(name))?;
-    let created = s.created_micros as f64 / 1e6;
-    Ok(json!({
-        "EventDataStoreArn": s.arn,
-        "Name": s.name,
-        "Status": "ENABLED",
-        "AdvancedEventSelectors": [{
-            "Name": "Management events",
-            "FieldSelectors": [{ "Field": "eventCategory", "Equals": ["Management"] }],
-        }],
-        "MultiRegionEnabled": true,
-        "OrganizationEnabled": true,
-        "RetentionPeriod": 2557,
-        "TerminationProtectionEnabled": true,
-        "CreatedTimestamp": created,
-        "UpdatedTimestamp": created,
-        "BillingMode": "FIXED_RETENTION_PRICING",
-    }))
-}
-
 /// An offset into one of Lake's paged lists, bound to that list (`key`).
 pub fn seal_offset(sealer: &Sealer, key: &str, offset: usize) -> String {
     sealer.seal(&format!("{key}|{offset}"))
@@ -649,20 +488,5 @@ pub fn open_offset(sealer: &Sealer, key: &str, token: &str) -> Result<usize, Api
     match payload.rsplit_once('|') {
         Some((k, offset)) if k == key => offset.parse().map_err(|_| bad()),
         _ => Err(bad()),
-    }
-}
-
-/// A store for the emulator's events; its ID is derived from the seed.
-pub fn default_store(
-    id: String,
-    region: &str,
-    account: &str,
-    created_micros: i64,
-) -> EventDataStore {
-    EventDataStore {
-        arn: format!("arn:aws:cloudtrail:{region}:{account}:eventdatastore/{id}"),
-        name: "trailq-emulator".to_owned(),
-        id,
-        created_micros,
     }
 }
