@@ -1,11 +1,17 @@
-//! What users read, as they read it: every `--help`, the convert summary, a query's table and the
+//! What users read, as they read it: every `--help`, the convert and export summaries, a query's table and the
 //! main error messages, compared whole with the snapshots in `tests/snapshots/` (insta). Times,
 //! rates, sizes and temporary paths are filtered out; everything else must match to the byte.
 //! After an intended change: `INSTA_UPDATE=always cargo test snapshots`, then review the diff.
 
 use std::process::Output;
 
-use crate::util::{corpus, trailq};
+use serde_json::Value;
+use trailq_emulator::generate::{Generator, GeneratorConfig};
+use trailq_emulator::limits::Limits;
+use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
+use trailq_events::time::{format_micros, parse_timestamp_micros};
+
+use crate::util::{corpus, trailq, trailq_command};
 
 /// Stdout, stderr and the exit status of one run, as one text.
 fn shown(o: &Output) -> String {
@@ -28,6 +34,8 @@ fn settings(tmp: &std::path::Path) -> insta::Settings {
     s.add_filter(r"in \d+(\.\d+)? s\b", "in [ELAPSED]");
     s.add_filter(r"\d+(\.\d+)? (B|KiB|MiB|GiB)\b", "[SIZE]");
     s.add_filter(r"trailq \d+\.\d+\.\d+", "trailq [VERSION]");
+    s.add_filter(r"\d+\.\d\d/s of the", "[RATE]/s of the");
+    s.add_filter(r"; \d+\.\d s\n", "; [ELAPSED]\n");
     s
 }
 
@@ -168,4 +176,67 @@ fn the_main_error_messages() {
     for (name, args) in cases {
         settings(tmp.path()).bind(|| insta::assert_snapshot!(*name, shown(&trailq(args.iter()))));
     }
+}
+
+#[test]
+fn the_export_summary() {
+    const DAY: i64 = 86_400_000_000;
+    // Three days of generated activity, moved to end at today's midnight: the same events (and so
+    // the same counts) whatever the date, inside Event history's 90 days.
+    let fixed = parse_timestamp_micros("2026-11-24T00:00:00Z").unwrap();
+    let today = {
+        let t = chrono::Utc::now().timestamp_micros();
+        t - t.rem_euclid(DAY)
+    };
+    let generator = Generator::new(GeneratorConfig {
+        now_micros: fixed,
+        days: 3,
+        events_per_day: 300,
+        ..GeneratorConfig::default()
+    });
+    let mut records = Vec::new();
+    for day in 0..generator.day_count() {
+        for event in generator.day(day) {
+            let mut record: Value = serde_json::from_str(&event.json).unwrap();
+            record["eventTime"] = format_micros(event.time_micros - fixed + today).into();
+            records.push((event.event_id, record.to_string()));
+        }
+    }
+    let emulator = Emulator::spawn(EmulatorConfig {
+        data: DataSource::Records(records),
+        default_account: Some(GeneratorConfig::default().accounts[0].clone()),
+        limits: Limits::OFF,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("events");
+    let o = trailq_command()
+        .args([
+            "export",
+            "--start",
+            &format_micros(today - 3 * DAY),
+            "--end",
+        ])
+        .arg(format_micros(today - 1_000_000))
+        .args([
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+            "--rate",
+            "100",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .args(["--endpoint-url", &emulator.endpoint_url()])
+        .env("AWS_ACCESS_KEY_ID", "AKIASNAPSHOT")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let mut settings = settings(tmp.path());
+    // The window moves with the date; its events do not.
+    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]");
+    settings.bind(|| insta::assert_snapshot!("export-summary", shown(&o)));
 }
