@@ -21,13 +21,33 @@ pub mod pipeline;
 pub mod results;
 pub mod source;
 
-/// An error and its causes on one line: `a: b: c`.
+/// An error and its causes on one line: `a: b: c`. A cause whose text the line already holds is
+/// left out: DataFusion's and object_store's errors print their causes themselves, so chaining
+/// them naively repeats one message three times.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(s) = source {
-        text = format!("{text}: {s}");
+        let cause = s.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
         source = s.source();
     }
-    text
+    // DataFusion puts a context and its cause on lines of their own.
+    text.replace("\ncaused by\n", ": ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::other("disk full");
+        let df = datafusion::error::DataFusionError::External(Box::new(io));
+        let outer = datafusion::error::DataFusionError::Context("writing".into(), Box::new(df));
+        assert_eq!(
+            super::error_chain(&outer),
+            "writing: External error: disk full"
+        );
+    }
 }

@@ -256,8 +256,11 @@ impl SavedQuery {
                     ),
                 ));
             }
+            // A relative default (`-90d`) is checked against the latest time a user may name, so
+            // that only its form is checked, not today's date.
+            let latest = trailq_events::time::USER_TIMES.end - 1;
             if let Some(default) = &p.default
-                && let Err(e) = p.kind.value(&p.name, default, 0)
+                && let Err(e) = p.kind.value(&p.name, default, latest)
             {
                 return Err(err(last, format!("the default of `{}`: {e}", p.name)));
             }

@@ -89,7 +89,9 @@ impl Dataset {
     /// Opens the dataset under `root`: its `event_date=…` partitions and their Parquet files (a
     /// file whose name starts with `.` is a write in progress, not data).
     pub fn open(root: &Path) -> Result<Dataset, LocalError> {
-        let entries = std::fs::read_dir(root).map_err(|e| {
+        // Absolute, because the files become file:// URLs.
+        let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_owned());
+        let entries = std::fs::read_dir(&absolute).map_err(|e| {
             LocalError::Dataset(format!(
                 "cannot read the dataset `{}`: {e}; point --data at the --out folder of `trailq export` or `trailq convert`",
                 root.display()
@@ -226,7 +228,7 @@ impl TableProvider for Dataset {
         let files = chosen
             .iter()
             .flat_map(|p| &p.files)
-            .map(|f| ListingTableUrl::parse(f.to_string_lossy()))
+            .map(|f| file_url(f))
             .collect::<DfResult<Vec<_>>>()?;
         {
             let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
@@ -254,6 +256,18 @@ impl TableProvider for Dataset {
         let plan = table.scan(state, projection, &pushed, limit).await?;
         Ok(Arc::new(Lowercased::new(plan)))
     }
+}
+
+/// A data file as a `file://` URL. `ListingTableUrl::parse` would read `[`, `*` or `?` in a
+/// folder name (`ds[1]`) as a glob and list something else entirely.
+fn file_url(path: &Path) -> DfResult<ListingTableUrl> {
+    let url = url::Url::from_file_path(path).map_err(|()| {
+        datafusion::error::DataFusionError::Execution(format!(
+            "`{}` cannot be named as a file URL",
+            path.display()
+        ))
+    })?;
+    ListingTableUrl::try_new(url, None)
 }
 
 /// The tightest `[from, to]` (µs) the filters put on `eventTime`, from comparisons with a

@@ -17,7 +17,9 @@
 
 use std::collections::BTreeMap;
 
-use trailq_events::time::{format_micros, parse_duration, parse_time_or_day};
+use trailq_events::time::{
+    USER_TIMES, USER_TIMES_TEXT, format_micros, parse_duration, parse_time_or_day,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
@@ -102,10 +104,18 @@ impl Kind {
         let t = text.trim();
         match self {
             Kind::EventDataStore => identifier(name, text),
-            Kind::Timestamp => relative_time(t, now_micros)
-                .or_else(|| parse_time_or_day(t))
-                .map(Value::Timestamp)
-                .ok_or_else(invalid),
+            Kind::Timestamp => {
+                let micros = relative_time(t, now_micros)
+                    .or_else(|| parse_time_or_day(t))
+                    .ok_or_else(invalid)?;
+                if !USER_TIMES.contains(&micros) {
+                    return Err(ParamError::OutOfRange {
+                        name: name.to_owned(),
+                        value: text.to_owned(),
+                    });
+                }
+                Ok(Value::Timestamp(micros))
+            }
             Kind::Duration => parse_duration(t)
                 .and_then(|d| i64::try_from(d.as_secs()).ok())
                 .map(Value::Integer)
@@ -138,8 +148,10 @@ fn relative_time(s: &str, now_micros: i64) -> Option<i64> {
         .strip_prefix("now-")
         .or_else(|| s.strip_prefix("now -"))
         .or_else(|| s.strip_prefix('-'))?;
-    let micros = i64::try_from(parse_duration(back.trim())?.as_micros()).ok()?;
-    now_micros.checked_sub(micros)
+    // Saturating: a span past the representable range is reported as out of range, not as
+    // something that is not a time.
+    let micros = i64::try_from(parse_duration(back.trim())?.as_micros()).unwrap_or(i64::MAX);
+    Some(now_micros.saturating_sub(micros))
 }
 
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`…
@@ -168,6 +180,10 @@ pub enum ParamError {
         value: String,
         what: &'static str,
     },
+    #[error(
+        "`{value}` for parameter `{name}` is outside the times trailq handles ({USER_TIMES_TEXT}; CloudTrail began in 2013)"
+    )]
+    OutOfRange { name: String, value: String },
     #[error("`{{{{` at byte {0} does not start a parameter like {{{{name}}}}")]
     Malformed(usize),
 }

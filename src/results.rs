@@ -218,14 +218,41 @@ impl Typed {
     }
 }
 
+/// The temporary name `path` is written under until it is whole.
+fn partial_of(path: &Path) -> PathBuf {
+    path.with_file_name(format!(
+        ".{}.partial",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ))
+}
+
+/// Checks, before a query runs (and is billed), that its results can be written to `path`: not
+/// a folder, and its temporary file can be made beside it.
+pub fn check_target(path: &Path) -> Result<(), ResultsError> {
+    let fail = |reason: &str| ResultsError::Write {
+        path: path.to_owned(),
+        source: io::Error::other(reason.to_owned()),
+    };
+    if path.is_dir() {
+        return Err(fail("it is a folder: name a file to write the results to"));
+    }
+    if path.file_name().is_none() {
+        return Err(fail("it names no file"));
+    }
+    let tmp = partial_of(path);
+    File::create(&tmp).map_err(|source| ResultsError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(&tmp);
+    Ok(())
+}
+
 /// Writes `typed` as `format` to `out`, or to standard output. Files appear whole.
 pub fn write(typed: &Typed, format: Format, out: Option<&Path>) -> Result<(), ResultsError> {
     match out {
         Some(path) => {
-            let tmp = path.with_file_name(format!(
-                ".{}.partial",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            ));
+            let tmp = partial_of(path);
             let io_err = |source| ResultsError::Write {
                 path: path.to_owned(),
                 source,

@@ -30,3 +30,9 @@ pub fn out_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Stdout(e.into()))?;
     out(&text)
 }
+
+/// `1 row`, `2 rows`: a count and its noun.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -1043,3 +1043,72 @@ fn the_emulator_serves_records_loaded_from_files() {
         serde_json::from_str(found.events()[0].cloud_trail_event().unwrap()).unwrap();
     assert_eq!(record["eventID"].as_str(), Some(newest.event_id.as_str()));
 }
+
+/// CPU seconds a process has used (Linux: /proc/PID/stat, utime + stime in clock ticks of 1/100 s).
+#[cfg(target_os = "linux")]
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_the_emulator_waits_instead_of_spinning() {
+    // `ulimit -n 64`: a few dozen connections use up the emulator's descriptors.
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n 64 && exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_trailq"))
+        .args([
+            "emulator",
+            "--port",
+            "0",
+            "--days",
+            "2",
+            "--events-per-day",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    lines.read_line(&mut first).unwrap();
+    let drain = std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let url = first
+        .trim()
+        .strip_prefix("trailq emulator listening on ")
+        .unwrap_or_else(|| panic!("first line says where: {first}"))
+        .to_owned();
+    let addr = url.strip_prefix("http://").unwrap().to_owned();
+    // Idle connections, more than it has descriptors for: the kernel queues the rest.
+    let held: Vec<std::net::TcpStream> = (0..120)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_seconds(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let busy = (cpu_seconds(child.id()) - before) / 2.0;
+    drop(held);
+    // Once connections close, it serves again.
+    let o = aws_cli(
+        &url,
+        "AKIAANYKEY",
+        "us-east-1",
+        &["cloudtrail", "lookup-events", "--max-items", "1"],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = drain.join();
+    // A spinning accept loop keeps a core busy (92% before the fix); waiting uses next to none.
+    assert!(
+        busy < 0.3,
+        "the emulator used {:.0}% of a core while out of descriptors",
+        busy * 100.0
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -590,3 +590,70 @@ fn stores_and_history_list_what_lake_has() {
             .starts_with("SELECT count(*) AS n FROM ")
     );
 }
+
+#[test]
+fn digit_strings_and_ids_keep_their_text_in_every_format() {
+    let emulator = emulator(Duration::from_millis(30));
+    // Lake sends every value as a string; only values that print back identically become numbers.
+    let sql = "SELECT '012345678901' AS padded, recipientAccountId AS member, 'inf' AS word, \
+               '1.50' AS price, 7 AS n, 2.5 AS x FROM {{eds}} LIMIT 1";
+    let o = run(
+        &emulator,
+        &[
+            "query",
+            "--sql",
+            sql,
+            "--eds",
+            &eds(&emulator),
+            "--quiet",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<BTreeMap<String, Value>> = serde_json::from_str(&stdout(&o)).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["padded"], Value::from("012345678901"));
+    assert!(
+        row["member"].is_string(),
+        "an account ID stays text: {row:?}"
+    );
+    assert_eq!(row["word"], Value::from("inf"));
+    assert_eq!(row["price"], Value::from("1.50"));
+    assert_eq!(row["n"], Value::from(7));
+    assert_eq!(row["x"], Value::from(2.5));
+}
+
+#[test]
+fn an_unwritable_out_fails_before_the_query_runs() {
+    let emulator = emulator(Duration::from_millis(30));
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder/r.csv");
+    for out in [dir.path(), missing.as_path()] {
+        let o = run(
+            &emulator,
+            &[
+                "query",
+                "--sql",
+                "SELECT count(*) AS n FROM {{eds}}",
+                "--eds",
+                &eds(&emulator),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with(&format!("error: cannot write `{}`", out.display())),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // Lake never saw a query, so nothing was billed.
+    let o = run(&emulator, &["history", "--eds", &eds(&emulator), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap(),
+        Value::Array(vec![])
+    );
+}

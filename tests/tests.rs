@@ -7,6 +7,7 @@ mod util;
 mod convert;
 mod emulator;
 mod export;
+mod params_properties;
 mod pipes;
 mod queries;
 mod query;

@@ -23,7 +23,7 @@ use trailq::pipeline::{Committer, FileOutcome, Parsed, RecordParser};
 use trailq_events::files::{self, InputFile};
 
 use crate::error::{EXIT_REJECTED, Error, Result};
-use crate::terminal::note;
+use crate::terminal::{count, note};
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -290,23 +290,23 @@ fn print_summary(s: &Summary) -> Result<()> {
     let secs = s.elapsed_seconds.max(1e-9);
     writeln!(
         out,
-        "read {} files ({}){}{skipped}\n\
-         {} records: {} written, {} duplicates dropped, {} rejected\n\
-         wrote {} files ({}) in {} partitions of `{}` in {:.1} s ({:.0} records/s)",
-        s.files_read,
+        "read {} ({}){}{skipped}\n\
+         {}: {} written, {} duplicates dropped, {} rejected\n\
+         wrote {} ({}) in {} of `{}` in {:.1} s ({:.0} records/s)",
+        count(s.files_read, "file", "files"),
         human_bytes(s.bytes_in),
         if s.files_rejected > 0 {
             format!(", {} rejected", s.files_rejected)
         } else {
             String::new()
         },
-        s.records_read,
+        count(s.records_read, "record", "records"),
         s.rows_written,
         s.duplicates_dropped,
         s.records_rejected,
-        s.files_out,
+        count(s.files_out, "file", "files"),
         human_bytes(s.bytes_out),
-        s.partitions,
+        count(s.partitions, "partition", "partitions"),
         s.dataset.display(),
         s.elapsed_seconds,
         s.records_read as f64 / secs,

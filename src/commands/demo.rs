@@ -140,9 +140,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     out("\n`trailq queries list` shows the other saved queries.")?;
     // `who` is the saved queries' principal: Identity Center users have no ARN, services no user.
     // scripts/demo.sh runs this printed line as it stands.
+    let files = crate::commands::schema::duckdb_parquet_glob(&dataset.to_string());
     out(&format!(
         "\nThe Parquet dataset is in `{dataset}`. Open it in DuckDB — who created suppression filters (findings hidden) and who turned Inspector off:\n\n  \
-         duckdb -c \"SET TimeZone='UTC'; SELECT eventTime, recipientAccountId AS account, awsRegion AS region, eventName, coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.onBehalfOf.userId, userIdentity.principalId) AS who, sourceIPAddress AS ip, coalesce(requestParameters['name'], requestParameters['resourceTypes']) AS what FROM read_parquet('{dataset}/**/*.parquet', hive_partitioning = true) WHERE eventSource = 'inspector2.amazonaws.com' AND errorCode IS NULL AND ((eventName IN ('CreateFilter', 'UpdateFilter') AND requestParameters['action'] = 'SUPPRESS') OR eventName = 'Disable') ORDER BY eventTime DESC\""
+         duckdb -c \"SET TimeZone='UTC'; SELECT eventTime, recipientAccountId AS account, awsRegion AS region, eventName, coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.onBehalfOf.userId, userIdentity.principalId) AS who, sourceIPAddress AS ip, coalesce(requestParameters['name'], requestParameters['resourceTypes']) AS what FROM read_parquet({files}, hive_partitioning = true) WHERE eventSource = 'inspector2.amazonaws.com' AND errorCode IS NULL AND ((eventName IN ('CreateFilter', 'UpdateFilter') AND requestParameters['action'] = 'SUPPRESS') OR eventName = 'Disable') ORDER BY eventTime DESC\""
     ))?;
     Ok(code)
 }

@@ -34,14 +34,28 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// `--start`, `--now`…: a time as ISO 8601 (UTC unless it says otherwise), to µs.
 pub fn parse_time(s: &str) -> std::result::Result<i64, String> {
-    trailq_events::time::parse_timestamp_micros(s)
-        .ok_or_else(|| format!("`{s}` is not a time like 2026-11-24T12:00:00Z"))
+    use trailq_events::time::{USER_TIMES, USER_TIMES_TEXT, parse_timestamp_micros};
+    let micros = parse_timestamp_micros(s)
+        .ok_or_else(|| format!("`{s}` is not a time like 2026-11-24T12:00:00Z"))?;
+    if !USER_TIMES.contains(&micros) {
+        return Err(format!(
+            "`{s}` is outside the times trailq handles ({USER_TIMES_TEXT}; CloudTrail began in 2013)"
+        ));
+    }
+    Ok(micros)
 }
 
 /// `--last 7d`, `--query-timeout 1h`…: a duration.
 pub fn parse_span(s: &str) -> std::result::Result<std::time::Duration, String> {
-    trailq_events::time::parse_duration(s)
-        .ok_or_else(|| format!("`{s}` is not a duration like 500ms, 30s, 15m, 12h or 7d"))
+    use trailq_events::time::{LONGEST_SPAN, parse_duration};
+    let span = parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration like 500ms, 30s, 15m, 12h or 7d"))?;
+    if span > LONGEST_SPAN {
+        return Err(format!(
+            "`{s}` is longer than trailq handles (at most 73000d)"
+        ));
+    }
+    Ok(span)
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {

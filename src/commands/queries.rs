@@ -319,8 +319,8 @@ pub async fn on_dataset(
     let elapsed = started.elapsed();
     if !output.quiet {
         note!(
-            "{} rows; read {} of {} day partitions ({} files) in {:.2} s",
-            typed.rows,
+            "{}; read {} of {} day partitions ({} files) in {:.2} s",
+            crate::terminal::count(typed.rows, "row", "rows"),
             stats.partitions_read,
             stats.partitions_total,
             stats.files_read,

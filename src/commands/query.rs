@@ -149,8 +149,12 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
-    /// The format asked for, or the one `--out`'s extension names.
+    /// The format asked for, or the one `--out`'s extension names. Also checks that `--out` can
+    /// be written, so that a bad path fails before a query runs and is billed.
     pub fn format(&self) -> Result<Format> {
+        if let Some(out) = &self.out {
+            trailq::results::check_target(out)?;
+        }
         Ok(match self.format {
             Some(Format::Parquet) if self.out.is_none() => {
                 return Err(Error::Usage(
@@ -326,8 +330,8 @@ pub async fn on_lake(
     let cost = described.bytes_scanned.max(0) as f64 / 1e9 * price_per_gb;
     if !output.quiet {
         note!(
-            "{} rows; {} events scanned, {} bytes scanned (≈ ${cost:.4} at ${price_per_gb}/GB); query {id}",
-            typed.rows,
+            "{}; {} events scanned, {} bytes scanned (≈ ${cost:.4} at ${price_per_gb}/GB); query {id}",
+            crate::terminal::count(typed.rows, "row", "rows"),
             described.events_scanned,
             described.bytes_scanned
         );

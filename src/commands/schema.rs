@@ -126,14 +126,28 @@ fn sql_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// The SQL literal that names every data file of the dataset at `location` for DuckDB's
+/// `read_parquet`. DuckDB reads the path as a glob, so `[`, `*` and `?` in the folder's own name
+/// are escaped as one-character classes (`ds[1]` → `ds[[]1]`); otherwise it names other folders,
+/// or none.
+pub fn duckdb_parquet_glob(location: &str) -> String {
+    let mut escaped = String::with_capacity(location.len());
+    for c in location.trim_end_matches('/').chars() {
+        match c {
+            '[' | '*' | '?' => escaped.extend(['[', c, ']']),
+            c => escaped.push(c),
+        }
+    }
+    sql_string(&format!("{escaped}/**/*.parquet"))
+}
+
 pub fn duckdb_ddl(name: &str, location: &str) -> String {
-    let glob = format!("{}/**/*.parquet", location.trim_end_matches('/'));
     format!(
         "-- DuckDB compares and buckets timestamps in the session time zone: pin it to UTC.\n\
          SET TimeZone = 'UTC';\n\
          CREATE OR REPLACE VIEW {name} AS\n  \
          SELECT * FROM read_parquet({}, hive_partitioning = true);\n",
-        sql_string(&glob)
+        duckdb_parquet_glob(location)
     )
 }
 
@@ -205,5 +219,9 @@ mod tests {
     fn duckdb_ddl_quotes_the_path() {
         let ddl = duckdb_ddl("v", "it's/");
         assert!(ddl.contains("read_parquet('it''s/**/*.parquet', hive_partitioning = true)"));
+        assert_eq!(
+            duckdb_parquet_glob("d/a*b?[1]/"),
+            "'d/a[*]b[?][[]1]/**/*.parquet'"
+        );
     }
 }

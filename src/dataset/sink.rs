@@ -344,7 +344,23 @@ impl ParquetDatasetSink {
     fn partition_dir(&self, day: i32) -> PathBuf {
         layout::partition_dir(&self.root, day)
     }
+}
 
+impl Drop for ParquetDatasetSink {
+    /// However the run ends (finished, failed, interrupted), what it parked on disk goes now: its
+    /// spilled runs (several times the output's size) and any file it had half written. The next
+    /// run would remove them too, but it may never come. `recover` is what that run would do; the
+    /// lock (a field, dropped after this) is still held.
+    fn drop(&mut self) {
+        // A run still being spilled is finished first, so the clean-up never races its writer.
+        if let Some(spilling) = self.spilling.take() {
+            let _ = spilling.thread.join();
+        }
+        let _ = recover(&self.root);
+    }
+}
+
+impl ParquetDatasetSink {
     /// Sorts a partition's buffer into a spilled run, on a thread of its own.
     fn spill(&mut self, day: i32) -> Result<()> {
         let Some(partition) = self.partitions.get_mut(&day) else {
@@ -470,16 +486,6 @@ impl ParquetDatasetSink {
     }
 }
 
-impl Drop for ParquetDatasetSink {
-    /// A run still being written belongs to this run's spill folder: finish it before the lock
-    /// is released, so the next run's clean-up never races a writer.
-    fn drop(&mut self) {
-        if let Some(spilling) = self.spilling.take() {
-            let _ = spilling.thread.join();
-        }
-    }
-}
-
 /// `part-*.parquet` files of a partition with their sizes, by name.
 pub(super) fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
     let entries = match fs::read_dir(dir) {
@@ -581,6 +587,40 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_spill_and_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatasetOptions {
+            spill_bytes: 1,
+            memory_budget_bytes: 1,
+            ..DatasetOptions::default()
+        };
+        let mut sink = ParquetDatasetSink::open(dir.path(), options).unwrap();
+        sink.write(&batch(&(0..60).map(|n| (1 + n % 3, n)).collect::<Vec<_>>()))
+            .unwrap();
+        assert!(layout::spill_root(dir.path()).exists());
+        // Something in the way of the second day's partition folder: the commit fails.
+        let day = trailq_events::time::parse_day("2024-05-02").unwrap();
+        fs::write(layout::partition_dir(dir.path(), day), b"in the way").unwrap();
+        assert!(sink.commit().is_err());
+        drop(sink);
+        assert!(!layout::spill_root(dir.path()).exists());
+        let mut left = Vec::new();
+        for entry in fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                left.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().file_name()));
+            }
+        }
+        assert!(
+            left.iter()
+                .all(|n| !layout::is_partial(&n.to_string_lossy())),
+            "{left:?}"
+        );
+        // The dataset opens again for the next run.
+        drop(ParquetDatasetSink::open(dir.path(), DatasetOptions::default()).unwrap());
     }
 
     #[test]

@@ -174,11 +174,30 @@ impl State {
 type Body = BoxBody<Bytes, io::Error>;
 
 /// Serves until `shutdown` changes.
+/// How long the accept loop waits after an accept failed for lack of resources.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    // That one connection's problem.
+                    Err(e) if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                    ) => continue,
+                    // Out of file descriptors or memory: the connection stays queued, so the next
+                    // accept fails at once too, a busy loop at full CPU. Give open connections
+                    // time to close.
+                    Err(_) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                            _ = shutdown.changed() => break,
+                        }
+                    }
+                };
                 // Responses are small: without this each one waits for a delayed ACK.
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);

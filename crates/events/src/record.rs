@@ -95,6 +95,11 @@ pub enum RecordError {
     NotAnObject(&'static str),
     NoEventTime,
     BadEventTime(String),
+    /// A `\uD800`–`\uDFFF` escape without its other half, at this byte of the record.
+    LoneSurrogate {
+        escape: String,
+        at: usize,
+    },
 }
 
 impl fmt::Display for RecordError {
@@ -112,6 +117,12 @@ impl fmt::Display for RecordError {
             RecordError::BadEventTime(v) => {
                 write!(f, "`eventTime` {v} is not a time like 2024-01-31T12:00:00Z")
             }
+            RecordError::LoneSurrogate { escape, at } => write!(
+                f,
+                "record holds `{escape}` at byte {at}, half of a UTF-16 surrogate pair without \
+                 its other half: that is not text, and no JSON reader could read the record back \
+                 (was it cut or re-encoded by another tool?)"
+            ),
         }
     }
 }
@@ -141,6 +152,14 @@ pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
         Ok(None) => return Err(RecordError::NotAnObject(json_kind(text))),
         Err(e) => return Err(RecordError::NotJson(e.to_string())),
     };
+    // The scan above skips strings without decoding their escapes, so a lone surrogate would
+    // pass and then be stored in `eventJson` as JSON that no reader accepts.
+    if let Some((at, escape)) = lone_surrogate(text) {
+        return Err(RecordError::LoneSurrogate {
+            escape: escape.to_owned(),
+            at,
+        });
+    }
     let time_raw = slots[EVENT_TIME_SLOT].ok_or(RecordError::NoEventTime)?;
     let event_time_micros = match string_of(time_raw) {
         Some(s) => parse_timestamp_micros(&s)
@@ -171,6 +190,35 @@ pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
     row.resources = rest[3].and_then(resources_of);
     row.tls_details = rest[4].and_then(|raw| string_struct_of(raw, &TLS_DETAILS_FIELDS));
     Ok(row)
+}
+
+/// The first `\uXXXX` escape that is half of a surrogate pair without its other half, with its
+/// byte offset. `text` must be valid JSON apart from that: every backslash then starts an escape.
+fn lone_surrogate(text: &str) -> Option<(usize, &str)> {
+    let bytes = text.as_bytes();
+    let hex = |at: usize| -> Option<u16> {
+        let digits = text.get(at..at + 4)?;
+        u16::from_str_radix(digits, 16).ok()
+    };
+    let mut from = 0;
+    while let Some(found) = text[from..].find('\\') {
+        let at = from + found;
+        if bytes.get(at + 1) != Some(&b'u') {
+            from = at + 2;
+            continue;
+        }
+        let unit = hex(at + 2)?;
+        let low_follows = || {
+            text.get(at + 6..at + 8) == Some("\\u")
+                && hex(at + 8).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low))
+        };
+        match unit {
+            0xD800..=0xDBFF if low_follows() => from = at + 12,
+            0xD800..=0xDFFF => return Some((at, &text[at..at + 6])),
+            _ => from = at + 6,
+        }
+    }
+    None
 }
 
 fn user_identity_of(raw: &RawValue) -> Option<UserIdentity<'_>> {
@@ -302,6 +350,45 @@ mod tests {
         assert!(row.maps[3].is_none());
         assert!(row.user_identity.is_none() && row.resources.is_none());
         assert!(row.tls_details.is_none());
+    }
+
+    #[test]
+    fn lone_surrogates_are_rejected_and_pairs_kept() {
+        let rec = |s: &str| {
+            format!(r#"{{"eventTime":"2024-01-01T00:00:00Z","eventID":"e","userAgent":"{s}"}}"#)
+        };
+        for bad in [
+            r"\ud800x",
+            r"x\udc00",
+            r"\ud800\u0041",
+            r"\uDBFF",
+            r"\ud800\ud800",
+        ] {
+            let err = parse_record(&rec(bad)).unwrap_err();
+            assert!(
+                matches!(err, RecordError::LoneSurrogate { at: 63.., .. }),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("surrogate"), "{err}");
+        }
+        for good in [
+            r"\ud83d\ude00 ok",
+            r"\\ud800",
+            r"\u0041\\",
+            r"\\\ud83d\ude00",
+            "é",
+        ] {
+            let text = rec(good);
+            let row = parse_record(&text).unwrap_or_else(|e| panic!("{good}: {e}"));
+            let decoded: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                row.scalar("userAgent"),
+                decoded["userAgent"].as_str(),
+                "{good}"
+            );
+        }
+        // In a key or a field the schema does not know, too: the record's text is stored whole.
+        assert!(parse_record(r#"{"eventTime":"2024-01-01T00:00:00Z","x\udc00":1}"#).is_err());
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Seen {
     boolean: bool,
     timestamp: bool,
     braces: bool,
+    /// Every value is 12 digits: AWS account IDs, whatever the column is called.
+    account_ids: bool,
 }
 
 impl Default for Seen {
@@ -34,6 +36,7 @@ impl Default for Seen {
             boolean: true,
             timestamp: true,
             braces: false,
+            account_ids: true,
         }
     }
 }
@@ -49,20 +52,48 @@ impl Seen {
         // all but one type by their first values.
         self.any = true;
         // Only canonical integers: `012345678901` (an account ID) would lose its zero.
-        self.int = self.int && v.parse::<i64>().is_ok() && canonical_integer(v);
-        self.float = self.float && v.parse::<f64>().is_ok();
+        self.int = self.int && canonical_integer(v);
+        self.float =
+            self.float && (canonical_float(v) || (canonical_integer(v) && exact_in_f64(v)));
         self.boolean = self.boolean && (v == "true" || v == "false");
+        self.account_ids =
+            self.account_ids && v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit());
         // Lake's timestamp text; a bare date or number is not one.
         self.timestamp = self.timestamp && v.len() >= 19 && parse_timestamp_micros(v).is_some();
         self.braces = self.braces || (v.starts_with('{') && v.contains('=')) || v.starts_with("[{");
     }
 }
 
-/// True when `v` is an integer written the one way its value prints: no sign but `-`, no
-/// leading zeros.
+/// True when `v` is an integer written the one way its value prints: no `+`, no leading zeros,
+/// no `-0`.
 fn canonical_integer(v: &str) -> bool {
-    let digits = v.strip_prefix('-').unwrap_or(v);
-    digits == "0" || !digits.starts_with('0')
+    v.parse::<i64>().is_ok_and(|n| n.to_string() == v)
+}
+
+/// True when `v` is a finite number written exactly as the result writers print it back (ryu's
+/// shortest form: `1.5`, `0.25`, `1e-7`): not `012.5`, `1.50`, `1.0E10` or `inf`.
+fn canonical_float(v: &str) -> bool {
+    match v.parse::<f64>() {
+        Ok(f) if f.is_finite() => ryu::Buffer::new().format_finite(f) == v,
+        _ => false,
+    }
+}
+
+/// True for an integer that a double holds exactly (|n| ≤ 2^53), so that a column of integers and
+/// fractions can be a float column without changing a value.
+fn exact_in_f64(v: &str) -> bool {
+    v.parse::<i64>()
+        .is_ok_and(|n| n.unsigned_abs() <= 1 << f64::MANTISSA_DIGITS)
+}
+
+/// True for a column name that says it holds identifiers: `accountId`, `member_account`,
+/// `request_ids`, `roleArn`. Their digits are not quantities, so they stay text whatever their
+/// values look like (an account ID can start with 0, and a number would drop it).
+fn names_identifiers(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["id", "ids", "arn", "arns", "account"]
+        .iter()
+        .any(|end| n.ends_with(end))
 }
 
 /// The type of a column: its event-schema column's, if its name is one and every value fits
@@ -80,7 +111,7 @@ pub fn column_type(name: &str, seen: &Seen) -> DataType {
             _ => return DataType::Utf8,
         }
     }
-    if !seen.any {
+    if !seen.any || seen.account_ids || names_identifiers(name) {
         DataType::Utf8
     } else if seen.int {
         DataType::Int64
@@ -134,5 +165,65 @@ pub fn column<'a>(data_type: &DataType, values: impl Iterator<Item = Option<&'a 
             values.for_each(|v| b.append_option(v));
             Arc::new(b.finish())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn type_of(name: &str, values: &[&str]) -> DataType {
+        let mut seen = Seen::default();
+        values.iter().for_each(|v| seen.add(v));
+        column_type(name, &seen)
+    }
+
+    #[test]
+    fn a_type_is_chosen_only_if_every_value_prints_back_the_same() {
+        assert_eq!(type_of("n", &["1", "-20", "0"]), DataType::Int64);
+        assert_eq!(
+            type_of("x", &["1.5", "0.25", "1e-7", "3"]),
+            DataType::Float64
+        );
+        // Each of these would change a value or its text if typed as a number.
+        for values in [
+            &["012345678901"][..],
+            &["1.50"],
+            &["1.0E10"],
+            &["inf"],
+            &["NaN"],
+            &["+1"],
+            &["-0"],
+            &["1", "9007199254740993.5"],
+            &["1.5", "12345678901234567890"],
+        ] {
+            assert_eq!(type_of("x", values), DataType::Utf8, "{values:?}");
+        }
+    }
+
+    #[test]
+    fn identifier_columns_stay_text() {
+        for name in [
+            "acct_id",
+            "memberAccount",
+            "account",
+            "requestIds",
+            "roleArn",
+        ] {
+            assert_eq!(type_of(name, &["123456789012"]), DataType::Utf8, "{name}");
+        }
+        // Twelve digits in every row are account IDs, whatever the alias.
+        assert_eq!(
+            type_of("member", &["111122223333", "012345678901"]),
+            DataType::Utf8
+        );
+        assert_eq!(type_of("member", &["111122223333", "7"]), DataType::Int64);
+        // Counts of accounts are numbers.
+        assert_eq!(type_of("accounts", &["3"]), DataType::Int64);
+        // A schema column keeps its type.
+        assert_eq!(
+            type_of("eventTime", &["2024-01-01 00:00:00.000"]),
+            timestamp_type()
+        );
     }
 }

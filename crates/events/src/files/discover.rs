@@ -2,6 +2,7 @@
 //! organization trail layout understood), and those to skip without reading (digests, Insights,
 //! files that are not JSON), each with the reason it is skipped.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::fs;
 use std::io;
@@ -22,6 +23,14 @@ pub enum SkipKind {
     LakeResult,
     /// Met while walking a folder, without a JSON name (`.json`, `.jsonl`, `.ndjson`, maybe `.gz`).
     NotJsonName,
+    /// Met while walking a folder: a FIFO, socket or device. Reading a FIFO nobody writes to
+    /// would wait forever. (Named explicitly, as `<(zcat …)` does, it is read.)
+    NotRegular,
+    /// A folder already walked, reached again through a symlink (a loop, or two links to one
+    /// folder): walking it again would never end, or read its files twice.
+    SeenFolder,
+    /// A symlink whose target does not exist.
+    BrokenLink,
 }
 
 impl fmt::Display for SkipKind {
@@ -31,6 +40,9 @@ impl fmt::Display for SkipKind {
             SkipKind::Insight => "Insights files",
             SkipKind::LakeResult => "Lake query-result files",
             SkipKind::NotJsonName => "files without a .json/.jsonl name",
+            SkipKind::NotRegular => "FIFOs, sockets or devices",
+            SkipKind::SeenFolder => "folders reached again through a symlink",
+            SkipKind::BrokenLink => "symlinks to nothing",
         })
     }
 }
@@ -56,13 +68,14 @@ pub struct PathError {
 /// file never stops the others.
 pub fn discover(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Discovered, PathError> {
     let mut found = Discovered::default();
+    let mut walked = HashSet::new();
     for path in paths {
         let meta = fs::metadata(path).map_err(|source| PathError {
             path: path.clone(),
             source,
         })?;
         if meta.is_dir() {
-            walk(path, exclude, &mut found)?;
+            walk(path, &meta, exclude, &mut walked, &mut found)?;
         } else {
             // A file named explicitly is always read (whatever its name) unless the trail layout
             // says it is not a log file.
@@ -100,8 +113,31 @@ pub fn path_day(path: &Path) -> Option<i32> {
     })
 }
 
-fn walk(dir: &Path, exclude: Option<&Path>, found: &mut Discovered) -> Result<(), PathError> {
+/// A folder's identity on disk, whatever path reached it.
+#[cfg(unix)]
+fn folder_id(meta: &fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+#[cfg(not(unix))]
+fn folder_id(_: &fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+fn walk(
+    dir: &Path,
+    meta: &fs::Metadata,
+    exclude: Option<&Path>,
+    walked: &mut HashSet<(u64, u64)>,
+    found: &mut Discovered,
+) -> Result<(), PathError> {
     if exclude.is_some_and(|ex| fs::canonicalize(dir).is_ok_and(|d| d == ex)) {
+        return Ok(());
+    }
+    if let Some(id) = folder_id(meta)
+        && !walked.insert(id)
+    {
+        found.skipped.push((dir.to_owned(), SkipKind::SeenFolder));
         return Ok(());
     }
     let err = |source| PathError {
@@ -124,13 +160,18 @@ fn walk(dir: &Path, exclude: Option<&Path>, found: &mut Discovered) -> Result<()
         let meta = if file_type.is_symlink() {
             match fs::metadata(&path) {
                 Ok(m) => m,
-                Err(_) => continue,
+                Err(_) => {
+                    found.skipped.push((path, SkipKind::BrokenLink));
+                    continue;
+                }
             }
         } else {
             entry.metadata().map_err(err)?
         };
         if meta.is_dir() {
-            walk(&path, exclude, found)?;
+            walk(&path, &meta, exclude, walked, found)?;
+        } else if !meta.is_file() {
+            found.skipped.push((path, SkipKind::NotRegular));
         } else if let Some(kind) = skip_by_layout(&path) {
             found.skipped.push((path, kind));
         } else if has_json_name(&name) {
@@ -168,6 +209,47 @@ fn skip_by_layout(path: &Path) -> Option<SkipKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_loops_and_dangling_links_are_skipped_and_named() {
+        let dir = std::env::temp_dir().join(format!("trailq-discover-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("a/b")).unwrap();
+        fs::write(dir.join("a/x.json"), "{}").unwrap();
+        std::os::unix::fs::symlink("..", dir.join("a/b/up")).unwrap();
+        std::os::unix::fs::symlink("missing.json", dir.join("a/gone.json")).unwrap();
+        let mkfifo = std::process::Command::new("mkfifo")
+            .arg(dir.join("a/pipe.json"))
+            .status()
+            .unwrap();
+        assert!(mkfifo.success());
+        let found = discover(std::slice::from_ref(&dir), None).unwrap();
+        let names = |v: Vec<&PathBuf>| -> Vec<String> {
+            v.iter()
+                .map(|p| p.strip_prefix(&dir).unwrap().display().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(found.files.iter().map(|f| &f.path).collect()),
+            ["a/x.json"]
+        );
+        let mut skipped: Vec<(String, SkipKind)> = found
+            .skipped
+            .iter()
+            .map(|(p, k)| (names(vec![p]).remove(0), *k))
+            .collect();
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            [
+                ("a/b/up".to_owned(), SkipKind::SeenFolder),
+                ("a/gone.json".to_owned(), SkipKind::BrokenLink),
+                ("a/pipe.json".to_owned(), SkipKind::NotRegular),
+            ]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn delivery_days_come_from_the_trail_layout() {
