@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # Benchmark: `trailq convert` vs DuckDB's JSON-to-Parquet recipe on the same gzipped trail files,
-# in one run. Usage: scripts/bench-convert.sh [EVENTS_PER_DAY] [DAYS]   (default 100000 × 10 = 1M)
-# Prints a Markdown table for BENCHMARKS.md. Data goes to bench-data/ (git-ignored).
+# in one run, on two shapes of data:
+# - generator: the emulator generator's trail files (Inspector-heavy, small records, ~40 a file);
+# - real-shaped: the real-record corpus (70 event sources, ~1.2 KB records) in files of 5,000
+#   records over 91 days, fresh eventIDs (scripts/real-shaped.py).
+# Usage: scripts/bench-convert.sh [EVENTS_PER_DAY] [DAYS]   (default 100000 × 10 = 1M records each)
+# Prints Markdown tables for BENCHMARKS.md. Data goes to bench-data/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 per_day=${1:-100000}
 days=${2:-10}
+records_wanted=$((per_day * days))
 scripts/setup-venv.sh
 cargo build --release --quiet --bin trailq --example trail_files
 duckdb=.venv/bin/duckdb
-data=bench-data/trail-files-${days}x${per_day}
-if [ ! -d "$data" ]; then
-  target/release/examples/trail_files --out "$data" --days "$days" --events-per-day "$per_day" \
+generated=bench-data/trail-files-${days}x${per_day}
+if [ ! -d "$generated" ]; then
+  target/release/examples/trail_files --out "$generated" --days "$days" --events-per-day "$per_day" \
     --now 2026-11-24T00:00:00Z --seed 7
 fi
+real=bench-data/real-shaped-${records_wanted}
+if [ ! -d "$real" ]; then
+  python3 scripts/real-shaped.py "$real" "$records_wanted" $(( (records_wanted + 4999) / 5000 )) 91
+fi
+
+bench() {
+local label=$1 data=$2
 files=$(find "$data" -name '*.json.gz' | wc -l)
 in_bytes=$(find "$data" -name '*.json.gz' -printf '%s\n' | awk '{s+=$1} END {print s}')
 
@@ -68,7 +80,7 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 echo
-echo "Input: $records records in $files gzipped trail files ($(mib "$in_bytes") MiB), $(nproc) cores, $(date -u +%Y-%m-%d)"
+echo "Input ($label): $records records in $files gzipped trail files ($(mib "$in_bytes") MiB), $(nproc) cores, $(date -u +%Y-%m-%d)"
 echo
 echo "| tool (median of 3 runs) | wall s | records/s | peak RSS MiB | rows out | output MiB | output MiB, typed columns (no eventJson) |"
 echo "|---|---|---|---|---|---|---|"
@@ -78,3 +90,7 @@ echo "| the same, eventID/requestID kept as strings (size only) | | | | | $(mib 
 echo
 echo "trailq/DuckDB: speed $(ratio "$d_wall" "$t_wall")×, peak RSS $(ratio "$t_rss" "$d_rss")×, typed output size $(ratio "$t_typed" "$d_bytes")× (DuckDB's UUIDs) and $(ratio "$t_typed" "$d_str_bytes")× (the same column types), whole dataset vs gzipped input $(ratio "$t_bytes" "$in_bytes")×"
 echo "DuckDB statement: $duck_sql"
+}
+
+bench "generator" "$generated"
+bench "real-shaped" "$real"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: the saved query library run by trailq's local engine on an export, side by side with
 # DuckDB running the same queries on the same Parquet files, in one run.
-# Usage: scripts/bench-queries.sh [EVENTS_PER_DAY] [DAYS]   (default 111112 × 90 ≈ 10,000,000 events)
-# The export is made once with `trailq convert` from generated trail files (bench-data/, ignored).
+# Usage: scripts/bench-queries.sh [EVENTS_PER_DAY] [DAYS] [generator|real-shaped]
+#   (default 111112 × 90 ≈ 10,000,000 events from the generator). `real-shaped` builds the same
+#   number of records from the real-record corpus instead (scripts/real-shaped.py: 70 event
+#   sources, files of 5,000 records, 91 days up to the same `now`).
+# The export is made once with `trailq convert` from the trail files (bench-data/, ignored).
 #
 # DuckDB gets each query exactly as `trailq queries show NAME` prints it (parameters filled),
 # with `{{eds}}` replaced by a view over the files and two macros for the Lake functions whose
@@ -17,11 +20,25 @@ scripts/setup-venv.sh >/dev/null
 cargo build --release --quiet --bin trailq --example trail_files
 trailq=target/release/trailq
 duckdb=.venv/bin/duckdb
-files=bench-data/trail-files-${days}x${per_day}
-data=bench-data/export-${days}x${per_day}
-if [ ! -d "$files" ]; then
-  target/release/examples/trail_files --out "$files" --days "$days" --events-per-day "$per_day" --now "$now" --seed 11
-fi
+shape=${3:-generator}
+case "$shape" in
+  generator)
+    files=bench-data/trail-files-${days}x${per_day}
+    data=bench-data/export-${days}x${per_day}
+    if [ ! -d "$files" ]; then
+      target/release/examples/trail_files --out "$files" --days "$days" --events-per-day "$per_day" --now "$now" --seed 11
+    fi
+    ;;
+  real-shaped)
+    records=$((per_day * days))
+    files=bench-data/real-shaped-${records}
+    data=bench-data/export-real-shaped-${records}
+    if [ ! -d "$files" ]; then
+      python3 scripts/real-shaped.py "$files" "$records" $(( (records + 4999) / 5000 )) 91
+    fi
+    ;;
+  *) echo "shape is generator or real-shaped, not $shape" >&2; exit 2 ;;
+esac
 if [ ! -d "$data" ]; then
   /usr/bin/time -f 'convert: %e s, %M KiB peak' "$trailq" convert "$files" --out "$data" --quiet
 fi
@@ -40,7 +57,7 @@ measure() {
   cat "$tmp/time"
 }
 
-echo "Export: $events events, $(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1048576}') MiB of Parquet in $data; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)"
+echo "Export ($shape): $events events, $(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1048576}') MiB of Parquet in $data; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)"
 echo
 echo "| query | rows | trailq local s | DuckDB s | trailq/DuckDB time | trailq peak RSS MiB | DuckDB peak RSS MiB |"
 echo "|---|---|---|---|---|---|---|"

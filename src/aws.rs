@@ -94,10 +94,17 @@ pub async fn load(profile: Option<&str>, endpoint_url: Option<&str>) -> Result<I
         });
     };
     if let Err(e) = provider.provide_credentials().await {
-        return Err(AwsError::NoCredentials {
-            who,
-            detail: crate::error_chain(&e),
-        });
+        // The SDK lists every provider it tried on a line of its own: one line here.
+        let text = crate::error_chain(&e);
+        let mut lines = text.lines().map(str::trim);
+        let first = lines.next().unwrap_or_default();
+        let tried = lines.collect::<Vec<_>>().join("; ");
+        let detail = if tried.is_empty() {
+            first.to_owned()
+        } else {
+            format!("{first} {tried}")
+        };
+        return Err(AwsError::NoCredentials { who, detail });
     }
     Ok(Identity {
         profile: profile.map(str::to_owned),

@@ -33,7 +33,7 @@ pub enum Error {
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     // The next five say everything in one line (their messages already carry their causes'
-    // text), so `main` prints no `caused by:` under them.
+    // text).
     #[error("{0}")]
     Library(LibraryError),
     #[error("{0}")]

@@ -1,4 +1,3 @@
-use std::error::Error as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,12 +16,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            terminal::note!("error: {e}");
-            let mut cause = e.source();
-            while let Some(c) = cause {
-                terminal::note!("caused by: {c}");
-                cause = c.source();
-            }
+            // One line, causes included: what failed, on what, why, and what to do.
+            terminal::note!("error: {}", trailq::error_chain(&e));
             ExitCode::from(e.exit_code())
         }
     }

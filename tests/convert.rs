@@ -203,6 +203,28 @@ fn rerunning_on_the_same_input_adds_no_rows() {
 }
 
 #[test]
+fn a_dataset_inside_the_input_folder_is_not_read_as_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("logs");
+    std::fs::create_dir(&input).unwrap();
+    let good = record("in-1", "2024-05-01T10:00:00Z", "Disable");
+    // One record without eventTime, so the dataset's rejected.jsonl has a line in it.
+    std::fs::write(
+        input.join("a.json"),
+        trail_file(&[good, r#"{"eventID":"no-time"}"#.to_owned()]),
+    )
+    .unwrap();
+    let out = input.join("ds");
+    for run in 0..2 {
+        let (code, summary, err) = convert(&[&input], &out);
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(summary["files_read"], 1, "run {run}: {summary}");
+        assert_eq!(summary["records_rejected"], 1, "run {run}: {summary}");
+        assert_eq!(summary["rows_written"], 1 - run, "run {run}: {summary}");
+    }
+}
+
+#[test]
 fn records_without_event_id_are_never_merged_but_a_rerun_adds_none() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("v10.json");
@@ -560,10 +582,8 @@ fn a_missing_input_is_an_error_naming_it() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.starts_with("error: cannot read `"), "{err}");
-    assert!(
-        err.contains("caused by: No such file or directory"),
-        "{err}"
-    );
+    assert!(err.contains("`: No such file or directory"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
 
 /// No half-written file and no spilled run is left once a run has finished.

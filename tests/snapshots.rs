@@ -11,7 +11,7 @@ use trailq_emulator::limits::Limits;
 use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
 use trailq_events::time::{format_micros, parse_timestamp_micros};
 
-use crate::util::{corpus, trailq, trailq_command};
+use crate::util::{corpus, stderr, trailq, trailq_command};
 
 /// Stdout, stderr and the exit status of one run, as one text.
 fn shown(o: &Output) -> String {
@@ -174,7 +174,15 @@ fn the_main_error_messages() {
         ),
     ];
     for (name, args) in cases {
-        settings(tmp.path()).bind(|| insta::assert_snapshot!(*name, shown(&trailq(args.iter()))));
+        let output = trailq(args.iter());
+        // An error is one line: what failed, on what, why, what to do (clap adds its pointer to
+        // --help under a usage error).
+        let lines = stderr(&output)
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("For more information, try"))
+            .count();
+        assert_eq!(lines, 1, "{name}: {}", stderr(&output));
+        settings(tmp.path()).bind(|| insta::assert_snapshot!(*name, shown(&output)));
     }
 }
 

@@ -45,7 +45,7 @@ use trailq_events::time::day_of_micros;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("cannot use `{path}` as the output dataset")]
+    #[error("cannot use `{path}` as the output dataset (--out names a folder, created if missing)")]
     Open { path: PathBuf, source: io::Error },
     #[error(
         "another trailq run is writing to `{0}`; wait for it to finish (or pick another --out)"
