@@ -17,7 +17,11 @@ per_day=${1:-111112}
 days=${2:-90}
 now=2026-11-24T00:00:00Z
 scripts/setup-venv.sh >/dev/null
-cargo build --release --quiet --bin trailq --example trail_files
+# The binary in release; the generator example in the dev profile: an example links the
+# dev-dependencies (tokio's test-util among them), and in release that would rebuild every crate
+# that depends on tokio a second time (~25 minutes on 2 cores) for a one-off data generator.
+cargo build --release --quiet --bin trailq
+cargo build --quiet --example trail_files
 trailq=target/release/trailq
 duckdb=.venv/bin/duckdb
 shape=${3:-generator}
@@ -26,7 +30,7 @@ case "$shape" in
     files=bench-data/trail-files-${days}x${per_day}
     data=bench-data/export-${days}x${per_day}
     if [ ! -d "$files" ]; then
-      target/release/examples/trail_files --out "$files" --days "$days" --events-per-day "$per_day" --now "$now" --seed 11
+      target/debug/examples/trail_files --out "$files" --days "$days" --events-per-day "$per_day" --now "$now" --seed 11
     fi
     ;;
   real-shaped)
