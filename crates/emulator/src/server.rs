@@ -173,10 +173,10 @@ impl State {
 
 type Body = BoxBody<Bytes, io::Error>;
 
-/// Serves until `shutdown` changes.
 /// How long the accept loop waits after an accept failed for lack of resources.
 const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Serves until `shutdown` changes.
 pub async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {

@@ -1,6 +1,7 @@
 //! Where records lie on disk: the files under the paths a user gave (folders walked, the
 //! organization trail layout understood), and those to skip without reading (digests, Insights,
-//! files that are not JSON), each with the reason it is skipped.
+//! files that are not JSON, FIFOs and devices, folders met again through symlinks, dangling
+//! links), each with the reason it is skipped. Nothing here can wait forever or walk forever.
 
 use std::collections::HashSet;
 use std::fmt;
