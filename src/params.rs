@@ -180,9 +180,7 @@ pub enum ParamError {
         value: String,
         what: &'static str,
     },
-    #[error(
-        "`{value}` for parameter `{name}` is outside the times trailq handles ({USER_TIMES_TEXT}; CloudTrail began in 2013)"
-    )]
+    #[error("`{value}` for parameter `{name}` is {USER_TIMES_TEXT}")]
     OutOfRange { name: String, value: String },
     #[error("`{{{{` at byte {0} does not start a parameter like {{{{name}}}}")]
     Malformed(usize),

@@ -913,11 +913,35 @@ fn the_aws_cli_pages_lookup_events_and_runs_lake_queries() {
     assert_eq!(rows[0][0]["eventName"], "ListFindings", "reads dominate");
 }
 
+/// Starts `trailq emulator` (`command`), waits for its first line and returns the process, the
+/// URL it serves on, and the thread that keeps reading its stdout (a closed pipe would stop the
+/// emulator, as `trailq … | head` should).
+fn serving(
+    command: &mut std::process::Command,
+) -> (
+    std::process::Child,
+    String,
+    std::thread::JoinHandle<std::io::Result<u64>>,
+) {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    lines.read_line(&mut first).unwrap();
+    let drain = std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let url = first
+        .trim()
+        .strip_prefix("trailq emulator listening on ")
+        .unwrap_or_else(|| panic!("first line says where: {first}"))
+        .to_owned();
+    (child, url, drain)
+}
+
 #[test]
 fn the_emulator_command_serves_until_stopped_and_writes_its_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
     let truth_file = dir.path().join("truth.jsonl");
-    let mut child = trailq_command()
+    let mut command = trailq_command();
+    command
         .args([
             "emulator",
             "--port",
@@ -931,20 +955,8 @@ fn the_emulator_command_serves_until_stopped_and_writes_its_ground_truth() {
             "--ground-truth",
         ])
         .arg(&truth_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap());
-    lines.read_line(&mut first).unwrap();
-    // Keep reading: a closed pipe would stop the emulator, as `trailq … | head` should.
-    let drain = std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-    let url = first
-        .trim()
-        .strip_prefix("trailq emulator listening on ")
-        .unwrap_or_else(|| panic!("first line says where: {first}"))
-        .to_owned();
+        .stderr(Stdio::piped());
+    let (mut child, url, drain) = serving(&mut command);
     let o = aws_cli(
         &url,
         "AKIAANYKEY",
@@ -1059,7 +1071,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 #[test]
 fn out_of_file_descriptors_the_emulator_waits_instead_of_spinning() {
     // `ulimit -n 64`: a few dozen connections use up the emulator's descriptors.
-    let mut child = std::process::Command::new("sh")
+    let mut command = std::process::Command::new("sh");
+    command
         .args(["-c", "ulimit -n 64 && exec \"$@\"", "sh"])
         .arg(env!("CARGO_BIN_EXE_trailq"))
         .args([
@@ -1071,19 +1084,8 @@ fn out_of_file_descriptors_the_emulator_waits_instead_of_spinning() {
             "--events-per-day",
             "20",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap());
-    lines.read_line(&mut first).unwrap();
-    let drain = std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-    let url = first
-        .trim()
-        .strip_prefix("trailq emulator listening on ")
-        .unwrap_or_else(|| panic!("first line says where: {first}"))
-        .to_owned();
+        .stderr(Stdio::null());
+    let (mut child, url, drain) = serving(&mut command);
     let addr = url.strip_prefix("http://").unwrap().to_owned();
     // Idle connections, more than it has descriptors for: the kernel queues the rest.
     let held: Vec<std::net::TcpStream> = (0..120)

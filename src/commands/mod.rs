@@ -38,9 +38,7 @@ pub fn parse_time(s: &str) -> std::result::Result<i64, String> {
     let micros = parse_timestamp_micros(s)
         .ok_or_else(|| format!("`{s}` is not a time like 2026-11-24T12:00:00Z"))?;
     if !USER_TIMES.contains(&micros) {
-        return Err(format!(
-            "`{s}` is outside the times trailq handles ({USER_TIMES_TEXT}; CloudTrail began in 2013)"
-        ));
+        return Err(format!("`{s}` is {USER_TIMES_TEXT}"));
     }
     Ok(micros)
 }
@@ -52,7 +50,8 @@ pub fn parse_span(s: &str) -> std::result::Result<std::time::Duration, String> {
         .ok_or_else(|| format!("`{s}` is not a duration like 500ms, 30s, 15m, 12h or 7d"))?;
     if span > LONGEST_SPAN {
         return Err(format!(
-            "`{s}` is longer than trailq handles (at most 73000d)"
+            "`{s}` is longer than trailq handles (at most {}d)",
+            LONGEST_SPAN.as_secs() / 86_400
         ));
     }
     Ok(span)

@@ -344,23 +344,7 @@ impl ParquetDatasetSink {
     fn partition_dir(&self, day: i32) -> PathBuf {
         layout::partition_dir(&self.root, day)
     }
-}
 
-impl Drop for ParquetDatasetSink {
-    /// However the run ends (finished, failed, interrupted), what it parked on disk goes now: its
-    /// spilled runs (several times the output's size) and any file it had half written. The next
-    /// run would remove them too, but it may never come. `recover` is what that run would do; the
-    /// lock (a field, dropped after this) is still held.
-    fn drop(&mut self) {
-        // A run still being spilled is finished first, so the clean-up never races its writer.
-        if let Some(spilling) = self.spilling.take() {
-            let _ = spilling.thread.join();
-        }
-        let _ = recover(&self.root);
-    }
-}
-
-impl ParquetDatasetSink {
     /// Sorts a partition's buffer into a spilled run, on a thread of its own.
     fn spill(&mut self, day: i32) -> Result<()> {
         let Some(partition) = self.partitions.get_mut(&day) else {
@@ -483,6 +467,20 @@ impl ParquetDatasetSink {
         }
         self.partitions.insert(day, partition);
         Ok(())
+    }
+}
+
+impl Drop for ParquetDatasetSink {
+    /// However the run ends (finished, failed, interrupted), what it parked on disk goes now: its
+    /// spilled runs (several times the output's size) and any file it had half written. The next
+    /// run would remove them too, but it may never come. `recover` is what that run would do; the
+    /// lock (a field, dropped after this) is still held.
+    fn drop(&mut self) {
+        // A run still being spilled is finished first, so the clean-up never races its writer.
+        if let Some(spilling) = self.spilling.take() {
+            let _ = spilling.thread.join();
+        }
+        let _ = recover(&self.root);
     }
 }
 

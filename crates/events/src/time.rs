@@ -13,8 +13,9 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// 2200-01-01. CloudTrail began in 2013; far outside these bounds, the query engine's nanosecond
 /// time arithmetic overflows (nanoseconds since 1970 end in 2262).
 pub const USER_TIMES: std::ops::Range<i64> = 0..7_258_118_400_000_000;
-/// [`USER_TIMES`] for messages.
-pub const USER_TIMES_TEXT: &str = "from 1970-01-01 to 2199-12-31";
+/// Why a time outside [`USER_TIMES`] is refused, for messages.
+pub const USER_TIMES_TEXT: &str =
+    "outside the times trailq handles (from 1970-01-01 to 2199-12-31; CloudTrail began in 2013)";
 /// The longest span a user may name (`--last`, `-7d`): 200 years.
 pub const LONGEST_SPAN: std::time::Duration = std::time::Duration::from_secs(200 * 365 * 86_400);
 

@@ -52,9 +52,9 @@ impl Seen {
         // all but one type by their first values.
         self.any = true;
         // Only canonical integers: `012345678901` (an account ID) would lose its zero.
-        self.int = self.int && canonical_integer(v);
-        self.float =
-            self.float && (canonical_float(v) || (canonical_integer(v) && exact_in_f64(v)));
+        let integer = (self.int || self.float) && canonical_integer(v);
+        self.int = self.int && integer;
+        self.float = self.float && ((integer && exact_in_f64(v)) || canonical_float(v));
         self.boolean = self.boolean && (v == "true" || v == "false");
         self.account_ids =
             self.account_ids && v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit());
@@ -67,7 +67,14 @@ impl Seen {
 /// True when `v` is an integer written the one way its value prints: no `+`, no leading zeros,
 /// no `-0`.
 fn canonical_integer(v: &str) -> bool {
-    v.parse::<i64>().is_ok_and(|n| n.to_string() == v)
+    // On the text, without printing the value back: this runs for every value of a column.
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    let canonical = match digits.as_bytes() {
+        [b'0'] => digits.len() == v.len(),
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    canonical && v.parse::<i64>().is_ok()
 }
 
 /// True when `v` is a finite number written exactly as the result writers print it back (ryu's
