@@ -4,6 +4,7 @@
 -- why: The baseline. A day with many changes, errors in a Region where nobody works, or an
 --   account going silent (Inspector turned off) stands out against it.
 -- sources: inspector2.amazonaws.com, inspector-scan.amazonaws.com, inspector.amazonaws.com
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 WITH calls AS (

@@ -4,6 +4,7 @@
 -- why: Inspector Classic is retired; whatever still calls it is unmaintained automation or
 --   someone using an API that few people watch.
 -- sources: inspector.amazonaws.com
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 WITH calls AS (

@@ -5,6 +5,7 @@
 -- why: Changes in production usually come from pipelines; console changes deserve a second
 --   look, and a service suddenly making changes may be misconfigured.
 -- sources: inspector2.amazonaws.com, inspector-scan.amazonaws.com, inspector.amazonaws.com
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 WITH calls AS (

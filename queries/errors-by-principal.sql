@@ -5,6 +5,7 @@
 --   do: the reconnaissance before an attack. Other errors show broken automation.
 -- sources: inspector2.amazonaws.com, inspector-scan.amazonaws.com, inspector.amazonaws.com
 -- attack: T1580 Cloud Infrastructure Discovery
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 WITH failed AS (

@@ -5,6 +5,7 @@
 --   changes settings — is the first thing to ask about after a credential leak.
 -- sources: inspector2.amazonaws.com, inspector-scan.amazonaws.com, inspector.amazonaws.com
 -- attack: T1078.004 Valid Accounts: Cloud Accounts
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 -- param since: timestamp = -30d; first calls after this are new

@@ -5,6 +5,7 @@
 --   which of their packages are exploitable — worth knowing who.
 -- sources: inspector-scan.amazonaws.com
 -- attack: T1595.002 Active Scanning: Vulnerability Scanning
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 WITH calls AS (

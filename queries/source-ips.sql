@@ -6,6 +6,7 @@
 --   is a signal on its own; one principal from many addresses is another.
 -- sources: inspector2.amazonaws.com, inspector-scan.amazonaws.com, inspector.amazonaws.com
 -- attack: T1078.004 Valid Accounts: Cloud Accounts
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 WITH calls AS (

@@ -4,6 +4,7 @@
 -- why: Knowing the usual callers makes the unusual one stand out; a principal high on changes
 --   or errors deserves a look.
 -- sources: inspector2.amazonaws.com, inspector-scan.amazonaws.com, inspector.amazonaws.com
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 -- param limit: integer = 25; how many principals

@@ -4,6 +4,7 @@
 -- why: Automation has stable user agents; a new CLI version, a browser where only pipelines
 --   should be, or an unusual SDK shows a new hand on the controls.
 -- sources: inspector2.amazonaws.com, inspector-scan.amazonaws.com, inspector.amazonaws.com
+-- kind: context
 -- param start: timestamp = -90d; first event time included
 -- param end: timestamp = now; events before this time
 WITH calls AS (

@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    convert::ConvertArgs, demo::DemoArgs, emulator::EmulatorArgs, export::ExportArgs,
+    convert::ConvertArgs, demo::DemoArgs, detect::DetectArgs, emulator::EmulatorArgs, export::ExportArgs,
     history::HistoryArgs, queries::QueriesArgs, query::QueryArgs, schema::SchemaArgs,
     stores::StoresArgs,
 };
@@ -47,4 +47,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Print the event schema, or the DDL that opens a dataset in DuckDB or Athena
     Schema(SchemaArgs),
+    /// Run every detection of the saved query library on an export or on Lake: findings by
+    /// severity as a table, JSON or OCSF; exit 1 when something at or above --min-severity is
+    /// found, 0 when nothing is, 2 when it fails
+    Detect(Box<DetectArgs>),
 }

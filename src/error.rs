@@ -9,6 +9,7 @@ use std::io;
 use trailq::aws::AwsError;
 use trailq::dataset::checkpoint::CheckpointError;
 use trailq::dataset::sink::DatasetError;
+use trailq::detect::DetectError;
 use trailq::library::LibraryError;
 use trailq::local_engine::LocalError;
 use trailq::params::ParamError;
@@ -32,7 +33,7 @@ pub enum Error {
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
-    // The next five say everything in one line (their messages already carry their causes'
+    // The next six say everything in one line (their messages already carry their causes'
     // text).
     #[error("{0}")]
     Library(LibraryError),
@@ -44,6 +45,8 @@ pub enum Error {
     Local(LocalError),
     #[error("{}", trailq::error_chain(.0))]
     Results(ResultsError),
+    #[error("{0}")]
+    Detect(DetectError),
     /// An AWS API refused a request in a way retrying cannot fix.
     #[error("{0}")]
     Api(String),
@@ -86,6 +89,7 @@ one_line_from!(
     Param(ParamError),
     Lake(LakeError),
     Local(LocalError),
+    Detect(DetectError),
 );
 
 impl From<ResultsError> for Error {

@@ -12,6 +12,7 @@
 
 pub mod aws;
 pub mod dataset;
+pub mod detect;
 pub mod library;
 pub mod local_engine;
 pub mod memory;

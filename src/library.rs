@@ -10,7 +10,11 @@
 //! --   (a line indented under a key continues it)
 //! -- why: a suppression filter closes matching findings as they arrive …
 //! -- sources: inspector2.amazonaws.com
-//! -- attack: T1562.001 Impair Defenses: Disable or Modify Tools      (optional)
+//! -- attack: T1562.001 Impair Defenses: Disable or Modify Tools (v18); T1685 Disable or Modify Tools (v19)
+//! -- kind: detection                  (or `context`, the default: a table to read, not an alarm)
+//! -- severity: high                   (detections: the highest severity a row can have)
+//! -- actor: principal                 (detections: the column that names who did it)
+//! -- events: eventID                  (detections: the column of the event IDs behind a row)
 //! -- param start: timestamp = -90d; first event time included
 //! -- param end: timestamp = now; events before this time
 //! SELECT … FROM {{eds}} WHERE eventTime >= {{start}} AND eventTime < {{end}} …
@@ -19,6 +23,13 @@
 //! `{{eds}}` is the event data store on Lake and the exported dataset locally; every other
 //! placeholder must be declared with a kind from [`params::Kind`], and every declared parameter
 //! used. A parameter without a default must be given.
+//!
+//! A detection is a query each of whose rows is something to look at (`trailq detect`). Besides
+//! its actor and events columns it returns `eventTime`, `recipientAccountId` and `awsRegion`, and
+//! it may return a `severity` column that rates each row (one of [`Severity`]'s names, never above
+//! the header's): content decides, e.g. a key in an account outside the organization is
+//! critical, one of the organization's own is low. ATT&CK tags name the technique; one that v19
+//! renumbered (T1562.001 became T1685) is given twice, each with its version.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +74,9 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     builtin!("activity-by-account-region"),
     builtin!("principal-write-timeline"),
     builtin!("classic-inspector-activity"),
+    builtin!("denied-reconnaissance"),
+    builtin!("classic-inspector-weakening"),
+    builtin!("sbom-scans-by-people"),
 ];
 
 /// The parameter every saved query reads from: the event data store, or the exported dataset.
@@ -89,13 +103,148 @@ pub struct SavedQuery {
     pub description: String,
     pub why: String,
     pub sources: Vec<String>,
+    /// The `attack:` header as written.
     pub attack: Option<String>,
+    /// The techniques it names.
+    pub techniques: Vec<Technique>,
+    /// `Some` for a detection.
+    pub detection: Option<Detection>,
     pub params: Vec<Param>,
     /// The header as written, for `queries show`.
     pub header: String,
     /// The statement after the header, placeholders unfilled.
     pub sql: String,
     pub origin: Origin,
+}
+
+/// How urgent a detection's finding is: OCSF's severity scale (`severity_id` 1–5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Informational,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Informational => "informational",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// OCSF's `severity_id`.
+    pub fn ocsf_id(self) -> u8 {
+        self as u8 + 1
+    }
+
+    /// OCSF's `severity` caption.
+    pub fn caption(self) -> &'static str {
+        match self {
+            Severity::Informational => "Informational",
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+            Severity::Critical => "Critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Severity, String> {
+        Severity::from_name(s).ok_or_else(|| {
+            format!(
+                "`{s}` is not a severity: use {}",
+                Severity::ALL.map(Severity::name).join(", ")
+            )
+        })
+    }
+}
+
+/// What makes a saved query a detection: how bad its rows can be and where a finding's actor and
+/// events are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    /// The highest severity a row can have; every row's, when there is no `severity` column.
+    pub severity: Severity,
+    /// The column that names the actor.
+    pub actor: String,
+    /// The column of the event IDs behind a row (several separated by commas).
+    pub events: String,
+}
+
+/// The columns every detection returns besides its actor and events (and what they hold).
+pub const FINDING_COLUMNS: [&str; 3] = ["eventTime", "recipientAccountId", "awsRegion"];
+/// The optional column that rates each row of a detection.
+pub const SEVERITY_COLUMN: &str = "severity";
+
+/// One ATT&CK technique a query is tagged with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Technique {
+    /// `T1562.001`.
+    pub id: String,
+    /// `Impair Defenses: Disable or Modify Tools`.
+    pub name: String,
+    /// `v18`/`v19` when the ID belongs to one version only; `None` when both use it.
+    pub version: Option<String>,
+}
+
+/// `T1562.001 Impair Defenses: Disable or Modify Tools (v18); T1685 Disable or Modify Tools (v19)`.
+fn parse_attack(text: &str) -> Result<Vec<Technique>, String> {
+    text.split(';')
+        .map(|part| {
+            let part = part.trim();
+            let (rest, version) = match part.rsplit_once(" (v") {
+                Some((rest, v)) if v.ends_with(')') && v[..v.len() - 1].bytes().all(|b| b.is_ascii_digit()) => {
+                    (rest.trim(), Some(format!("v{}", &v[..v.len() - 1])))
+                }
+                _ => (part, None),
+            };
+            let (id, name) = rest.split_once(' ').unwrap_or((rest, ""));
+            let digits = id.strip_prefix('T').unwrap_or("");
+            let (main, sub) = digits.split_once('.').unwrap_or((digits, "000"));
+            let valid = main.len() == 4
+                && sub.len() == 3
+                && main.bytes().chain(sub.bytes()).all(|b| b.is_ascii_digit());
+            if !valid || name.trim().is_empty() {
+                return Err(format!(
+                    "`{part}` is not an ATT&CK technique like `T1562.001 Impair Defenses: Disable or Modify Tools (v18)`"
+                ));
+            }
+            Ok(Technique {
+                id: id.to_owned(),
+                name: name.trim().to_owned(),
+                version,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,13 +328,30 @@ impl SavedQuery {
             why: String::new(),
             sources: Vec::new(),
             attack: None,
+            techniques: Vec::new(),
+            detection: None,
             params: Vec::new(),
             header,
             sql,
             origin: origin.clone(),
         };
+        let (mut kind, mut severity, mut actor, mut events) = (None, None, None, None);
         for (key, value, line) in fields {
             match key.as_str() {
+                "kind" => match value.as_str() {
+                    "detection" | "context" => kind = Some((value == "detection", line)),
+                    _ => {
+                        return Err(err(
+                            line,
+                            format!("kind `{value}`: a query is a `detection` or `context`"),
+                        ));
+                    }
+                },
+                "severity" => {
+                    severity = Some(value.parse::<Severity>().map_err(|m| err(line, m))?)
+                }
+                "actor" => actor = Some(value),
+                "events" => events = Some(value),
                 "title" => query.title = value,
                 "description" => query.description = value,
                 "why" => query.why = value,
@@ -196,7 +362,10 @@ impl SavedQuery {
                         .filter(|s| !s.is_empty())
                         .collect()
                 }
-                "attack" => query.attack = Some(value),
+                "attack" => {
+                    query.techniques = parse_attack(&value).map_err(|m| err(line, m))?;
+                    query.attack = Some(value);
+                }
                 _ if key.starts_with("param ") => query.params.push(
                     parse_param(key["param ".len()..].trim(), &value).map_err(|m| err(line, m))?,
                 ),
@@ -204,7 +373,7 @@ impl SavedQuery {
                     return Err(err(
                         line,
                         format!(
-                            "unknown header key `{key}` (keys: title, description, why, sources, attack, param NAME)"
+                            "unknown header key `{key}` (keys: title, description, why, sources, attack, kind, severity, actor, events, param NAME)"
                         ),
                     ));
                 }
@@ -225,6 +394,28 @@ impl SavedQuery {
                 last,
                 "the header has no `-- sources: …` (the event sources the query covers)".into(),
             ));
+        }
+        match (kind, severity, actor, events) {
+            (Some((true, _)), Some(severity), Some(actor), Some(events)) => {
+                query.detection = Some(Detection {
+                    severity,
+                    actor,
+                    events,
+                });
+            }
+            (Some((true, line)), ..) => {
+                return Err(err(
+                    line,
+                    "a detection's header also gives `-- severity: …` (its highest), `-- actor: COLUMN` and `-- events: COLUMN`".into(),
+                ));
+            }
+            (_, None, None, None) => {}
+            _ => {
+                return Err(err(
+                    last,
+                    "`severity`, `actor` and `events` belong to a detection: add `-- kind: detection`".into(),
+                ));
+            }
         }
         if query.sql.is_empty() {
             return Err(err(last, "there is no SQL after the header".into()));

@@ -60,12 +60,14 @@ pub enum LocalError {
     Engine(#[from] DataFusionError),
 }
 
-/// How much of the dataset the scans of one statement read.
+/// How much of the dataset the scans of one statement read. A statement that scans the dataset
+/// twice (a join with itself) counts each day once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanStats {
     pub partitions_total: usize,
     pub partitions_read: usize,
     pub files_read: usize,
+    days_read: std::collections::BTreeSet<i32>,
 }
 
 #[derive(Debug)]
@@ -232,8 +234,12 @@ impl TableProvider for Dataset {
             .collect::<DfResult<Vec<_>>>()?;
         {
             let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-            stats.partitions_read += chosen.len();
-            stats.files_read += files.len();
+            for p in &chosen {
+                if stats.days_read.insert(p.day) {
+                    stats.partitions_read += 1;
+                    stats.files_read += p.files.len();
+                }
+            }
         }
         if files.is_empty() {
             let schema = match projection {

@@ -248,6 +248,37 @@ pub fn check_target(path: &Path) -> Result<(), ResultsError> {
     Ok(())
 }
 
+/// Writes `text` to `out`, or to standard output. Files appear whole.
+pub fn write_text(text: &str, out: Option<&Path>) -> Result<(), ResultsError> {
+    match out {
+        Some(path) => {
+            let tmp = partial_of(path);
+            let io_err = |source| ResultsError::Write {
+                path: path.to_owned(),
+                source,
+            };
+            let written = File::create(&tmp).and_then(|mut file| {
+                file.write_all(text.as_bytes())?;
+                file.sync_all()
+            });
+            match written {
+                Ok(()) => std::fs::rename(&tmp, path).map_err(io_err),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    Err(io_err(e))
+                }
+            }
+        }
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(ResultsError::Stdout)
+        }
+    }
+}
+
 /// Writes `typed` as `format` to `out`, or to standard output. Files appear whole.
 pub fn write(typed: &Typed, format: Format, out: Option<&Path>) -> Result<(), ResultsError> {
     match out {

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 
+pub mod answers;
 pub mod convert;
 pub mod demo;
+pub mod detect;
 pub mod emulator;
 pub mod export;
 pub mod history;
@@ -68,5 +70,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stores(args) => stores::run(args),
         Command::History(args) => history::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Detect(args) => detect::run(*args),
     }
 }

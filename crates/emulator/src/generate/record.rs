@@ -32,11 +32,21 @@ pub(super) fn request_parameters(rng: &mut Rng, name: &str, account: &str) -> Op
         }
         "BatchGetAccountStatus" => format!(r#"{{"accountIds":["{account}"]}}"#),
         "CreateFilter" | "UpdateFilter" => {
-            let action = if rng.u32(0..10) < 3 { "SUPPRESS" } else { "NONE" };
-            format!(
-                r#"{{"action":"{action}","name":"filter-{}","filterCriteria":{{"severity":[{{"comparison":"EQUALS","value":"{sev}"}}]}}}}"#,
-                rng.u32(1..500)
-            )
+            // Teams suppress what they accept as a risk: one vulnerability, not a whole severity.
+            // A view filter (action NONE) is often as broad as a severity.
+            if rng.u32(0..10) < 3 {
+                format!(
+                    r#"{{"action":"SUPPRESS","name":"accepted-risk-{}","reason":"accepted risk","filterCriteria":{{"vulnerabilityId":[{{"comparison":"EQUALS","value":"CVE-{}-{}"}}],"severity":[{{"comparison":"EQUALS","value":"{sev}"}}]}}}}"#,
+                    rng.u32(1..500),
+                    rng.u32(2019..2027),
+                    rng.u32(1000..60000)
+                )
+            } else {
+                format!(
+                    r#"{{"action":"NONE","name":"filter-{}","filterCriteria":{{"severity":[{{"comparison":"EQUALS","value":"{sev}"}}]}}}}"#,
+                    rng.u32(1..500)
+                )
+            }
         }
         "DeleteFilter" => format!(
             r#"{{"arn":"arn:aws:inspector2:us-east-1:{account}:owner/{account}/filter/{:016x}"}}"#,
@@ -52,9 +62,15 @@ pub(super) fn request_parameters(rng: &mut Rng, name: &str, account: &str) -> Op
             r#"{{"reportFormat":"CYCLONEDX_1_4","s3Destination":{{"bucketName":"sbom-exports-{account}","keyPrefix":"sbom","kmsKeyArn":"arn:aws:kms:us-east-1:{account}:key/{}"}}}}"#,
             stable_uuid(&[account, "reports-key"])
         ),
-        "Disable" | "Enable" => format!(
+        "Enable" => format!(
             r#"{{"accountIds":["{account}"],"resourceTypes":["{}"]}}"#,
             ["EC2", "ECR", "LAMBDA", "LAMBDA_CODE"][rng.usize(0..4)]
+        ),
+        // What teams turn off in ordinary times is code scanning, for its cost; EC2, ECR and
+        // Lambda scanning going off is the planted story's.
+        "Disable" => format!(
+            r#"{{"accountIds":["{account}"],"resourceTypes":["{}"]}}"#,
+            ["LAMBDA_CODE", "CODE_REPOSITORY"][rng.usize(0..2)]
         ),
         "UpdateOrganizationConfiguration" => r#"{"autoEnable":{"ec2":true,"ecr":true,"lambda":true,"lambdaCode":false}}"#.to_owned(),
         "UpdateConfiguration" => r#"{"ecrConfiguration":{"rescanDuration":"DAYS_30","pullDateRescanDuration":"DAYS_90"},"ec2Configuration":{"scanMode":"EC2_HYBRID"}}"#.to_owned(),

@@ -1,7 +1,7 @@
 //! The planted story: suspicious Inspector activity at fixed offsets from `now`, for the saved
 //! queries and detections to find (DESIGN.md's emulator; README "The emulator").
 
-use super::{Caller, INSPECTOR_SCAN, INSPECTOR2};
+use super::{Caller, INSPECTOR_CLASSIC, INSPECTOR_SCAN, INSPECTOR2};
 
 /// The account outside the organization that planted events send data and control to.
 pub const FOREIGN_ACCOUNT: &str = "999988887777";
@@ -169,6 +169,29 @@ pub const PLANTED: &[Planted] = &[
         MALLORY,
         r#"{"arn":"arn:aws:inspector2:us-east-1:111122223333:owner/111122223333/filter/hide-critical-ec2"}"#,
     ),
+    // Inspector Classic's assessments in the member account go too.
+    Planted {
+        source: INSPECTOR_CLASSIC,
+        ..plant(
+            9,
+            4,
+            1,
+            "DeleteAssessmentTemplate",
+            MALLORY,
+            r#"{"assessmentTemplateArn":"arn:aws:inspector:us-east-1:444455556666:target/0-nvgVhaxX/template/0-7sbz2Kz0"}"#,
+        )
+    },
+    Planted {
+        source: INSPECTOR_CLASSIC,
+        ..plant(
+            9,
+            3,
+            1,
+            "UnsubscribeFromEvent",
+            MALLORY,
+            r#"{"resourceArn":"arn:aws:inspector:us-east-1:444455556666:target/0-nvgVhaxX/template/0-7sbz2Kz0","event":"FINDING_REPORTED","topicArn":"arn:aws:sns:us-east-1:444455556666:inspector-findings"}"#,
+        )
+    },
     // Control handed to an account outside the organization.
     plant(
         20,
