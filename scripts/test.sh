@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
+scripts/setup-chromium.sh
 export TRAILQ_DUCKDB="$PWD/.venv/bin/duckdb"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings

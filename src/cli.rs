@@ -4,9 +4,9 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    convert::ConvertArgs, demo::DemoArgs, detect::DetectArgs, emulator::EmulatorArgs, export::ExportArgs,
-    history::HistoryArgs, queries::QueriesArgs, query::QueryArgs, schema::SchemaArgs,
-    stores::StoresArgs,
+    convert::ConvertArgs, demo::DemoArgs, detect::DetectArgs, emulator::EmulatorArgs,
+    export::ExportArgs, history::HistoryArgs, queries::QueriesArgs, query::QueryArgs,
+    report::ReportArgs, schema::SchemaArgs, stores::StoresArgs,
 };
 
 /// Get AWS CloudTrail events — Amazon Inspector's first — into typed, partitioned, lossless
@@ -51,4 +51,7 @@ pub enum Command {
     /// severity as a table, JSON or OCSF; exit 1 when something at or above --min-severity is
     /// found, 0 when nothing is, 2 when it fails
     Detect(Box<DetectArgs>),
+    /// Write an investigation as one self-contained HTML page: activity over time, every
+    /// detection's findings, a timeline per suspicious principal, top callers and source IPs
+    Report(Box<ReportArgs>),
 }

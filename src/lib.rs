@@ -19,6 +19,7 @@ pub mod memory;
 pub mod pace;
 pub mod params;
 pub mod pipeline;
+pub mod report;
 pub mod results;
 pub mod source;
 

@@ -347,9 +347,7 @@ impl SavedQuery {
                         ));
                     }
                 },
-                "severity" => {
-                    severity = Some(value.parse::<Severity>().map_err(|m| err(line, m))?)
-                }
+                "severity" => severity = Some(value.parse::<Severity>().map_err(|m| err(line, m))?),
                 "actor" => actor = Some(value),
                 "events" => events = Some(value),
                 "title" => query.title = value,

@@ -527,6 +527,15 @@ fn the_demo_exports_three_accounts_and_points_at_the_planted_activity() {
         .nth(1)
         .unwrap_or_else(|| panic!("inspector-disabled in {text}"));
     assert!(disabled.contains("| Disable "), "{text}");
+    // It ends with the report, written beside the dataset, and says where.
+    let report = dir.path().join("demo-report.html");
+    assert!(
+        text.contains(&format!("is in `{}`", report.display())),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(page.contains("arn:aws:iam::111122223333:user/mallory"));
+    assert!(page.contains("data-severity=\"critical\""));
     let command = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("duckdb -c "))

@@ -22,11 +22,11 @@ use trailq_events::time::format_micros;
 
 use crate::util::{dataset_sql, duckdb, stderr, stdout, trailq, trailq_command};
 
-const ACCOUNTS: [&str; 3] = ["111122223333", "444455556666", "777788889999"];
-const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
-const DAY: i64 = 86_400_000_000;
+pub(crate) const ACCOUNTS: [&str; 3] = ["111122223333", "444455556666", "777788889999"];
+pub(crate) const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+pub(crate) const DAY: i64 = 86_400_000_000;
 
-fn generator(now: i64) -> GeneratorConfig {
+pub(crate) fn generator(now: i64) -> GeneratorConfig {
     GeneratorConfig {
         seed: 6,
         now_micros: now,
@@ -39,9 +39,9 @@ fn generator(now: i64) -> GeneratorConfig {
 }
 
 /// A generated record, parsed here with serde_json: the oracle the queries are checked against.
-struct Event {
-    time: i64,
-    json: Value,
+pub(crate) struct Event {
+    pub(crate) time: i64,
+    pub(crate) json: Value,
 }
 
 impl Event {
@@ -52,17 +52,17 @@ impl Event {
         }
         v.as_str()
     }
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.str(&["eventName"]).unwrap()
     }
-    fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         self.str(&["eventID"]).unwrap().to_owned()
     }
     fn param(&self, key: &str) -> Option<&Value> {
         self.json.get("requestParameters")?.get(key)
     }
     /// What the queries call the principal.
-    fn principal(&self) -> String {
+    pub(crate) fn principal(&self) -> String {
         ["arn", "invokedBy"]
             .iter()
             .find_map(|k| self.str(&["userIdentity", k]))
@@ -79,7 +79,7 @@ impl Event {
     }
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
 }
 
@@ -97,14 +97,14 @@ fn aws_config(dir: &Path) {
     std::fs::write(dir.join("credentials"), credentials).unwrap();
 }
 
-fn with_aws(cmd: &mut Command, home: &Path, emulator: &Emulator) {
+pub(crate) fn with_aws(cmd: &mut Command, home: &Path, emulator: &Emulator) {
     cmd.args(["--endpoint-url", &emulator.endpoint_url()])
         .env("AWS_CONFIG_FILE", home.join("config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
         .env("AWS_PROFILE", "p0");
 }
 
-fn jsonl(path: &Path) -> Vec<Value> {
+pub(crate) fn jsonl(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -137,13 +137,13 @@ fn n(row: &Value, column: &str) -> u64 {
         .unwrap_or_else(|| panic!("{column} in {row}"))
 }
 
-#[test]
-fn every_saved_query_gives_the_same_answer_on_lake_and_on_the_export_and_finds_its_rows() {
-    let now = {
-        let t = chrono::Utc::now().timestamp_micros();
-        t - t.rem_euclid(1_000_000)
-    };
-    let (start, end) = (now - 29 * DAY, now);
+/// The emulator serving [`generator`]'s data (Lake included, limits off) and an export of its
+/// Event history between `start` and `end` into `home/export`.
+pub(crate) fn exported(
+    now: i64,
+    start: i64,
+    end: i64,
+) -> (Emulator, tempfile::TempDir, std::path::PathBuf) {
     let emulator = Emulator::spawn(EmulatorConfig {
         data: DataSource::Generated(generator(now)),
         keys: ACCOUNTS
@@ -195,6 +195,18 @@ fn every_saved_query_gives_the_same_answer_on_lake_and_on_the_export_and_finds_i
     with_aws(&mut export, home.path(), &emulator);
     let o = run(&mut export);
     assert!(o.status.success(), "{}", stderr(&o));
+
+    (emulator, home, data)
+}
+
+#[test]
+fn every_saved_query_gives_the_same_answer_on_lake_and_on_the_export_and_finds_its_rows() {
+    let now = {
+        let t = chrono::Utc::now().timestamp_micros();
+        t - t.rem_euclid(1_000_000)
+    };
+    let (start, end) = (now - 29 * DAY, now);
+    let (emulator, home, data) = exported(now, start, end);
 
     // The oracle: the same records, generated again and read with serde_json.
     let g = Generator::new(generator(now));
@@ -432,6 +444,51 @@ fn every_saved_query_gives_the_same_answer_on_lake_and_on_the_export_and_finds_i
     );
     assert_eq!(s(&gitlab, "integration_type"), "GITLAB_SELF_MANAGED");
     assert_eq!(s(&gitlab, "instance_url"), "https://git.attacker.example");
+
+    // Detections without a listing query of their own: each finds its planted rows and only
+    // what it is about.
+    let recon = mallory_row("denied-reconnaissance", "");
+    let denied: Vec<&&Event> = mallory
+        .iter()
+        .filter(|e| e.error() == Some("AccessDeniedException"))
+        .collect();
+    assert_eq!(n(&recon, "denied_operations"), 3);
+    let mut denied_ids: Vec<String> = denied.iter().map(|e| e.id()).collect();
+    denied_ids.sort();
+    assert_eq!(s(&recon, "event_ids"), denied_ids.join(","));
+    assert_eq!(
+        answer("denied-reconnaissance").len(),
+        1,
+        "ordinary callers fail on one thing at a time"
+    );
+    let classic_names = [
+        "DeleteAssessmentRun",
+        "DeleteAssessmentTarget",
+        "DeleteAssessmentTemplate",
+        "StopAssessmentRun",
+        "UnsubscribeFromEvent",
+        "UpdateAssessmentTarget",
+    ];
+    assert_eq!(
+        ids(answer("classic-inspector-weakening")),
+        id_set(&of(INSPECTOR_CLASSIC, &classic_names))
+    );
+    for event in ["DeleteAssessmentTemplate", "UnsubscribeFromEvent"] {
+        let row = mallory_row("classic-inspector-weakening", event);
+        assert_eq!(s(&row, "severity"), "medium");
+    }
+    let by_people: Vec<&Event> = of(INSPECTOR_SCAN, &["ScanSbom"])
+        .into_iter()
+        .filter(|e| matches!(e.str(&["userIdentity", "type"]), Some("IAMUser" | "Root")))
+        .collect();
+    assert_eq!(ids(answer("sbom-scans-by-people")), id_set(&by_people));
+    assert_eq!(
+        s(
+            &mallory_row("sbom-scans-by-people", "ScanSbom"),
+            "identity_type"
+        ),
+        "IAMUser"
+    );
 
     // The timeline of one principal: every change or failure of mallory's, in order.
     let timeline: Vec<&Event> = mallory

@@ -518,8 +518,8 @@ fn every_format_round_trips_and_the_table_reads_well() {
 +--------------------+----+----------------------+
 | eventName          | n  | last_seen            |
 +--------------------+----+----------------------+
-| ListFindings       | 81 | 2026-11-19T11:46:10Z |
-| DescribeFindings   | 65 | 2026-11-18T15:06:59Z |
+| ListFindings       | 84 | 2026-11-19T11:46:10Z |
+| DescribeFindings   | 62 | 2026-11-18T15:06:59Z |
 | ListAssessmentRuns | 33 | 2026-11-19T22:15:11Z |
 +--------------------+----+----------------------+
 "

@@ -65,6 +65,8 @@ fn every_help_text() {
         &["schema"],
         &["emulator"],
         &["demo"],
+        &["detect"],
+        &["report"],
     ];
     for command in commands {
         let mut args: Vec<&str> = command.to_vec();

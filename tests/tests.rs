@@ -5,6 +5,7 @@
 mod util;
 
 mod convert;
+mod detect;
 mod emulator;
 mod export;
 mod params_properties;

@@ -31,22 +31,6 @@ pub struct Answer {
     pub rows: Vec<Vec<Option<String>>>,
 }
 
-impl Answer {
-    /// The rows as maps from column name to value.
-    pub fn records(&self) -> Vec<BTreeMap<&str, Option<&str>>> {
-        self.rows
-            .iter()
-            .map(|row| {
-                self.names
-                    .iter()
-                    .map(String::as_str)
-                    .zip(row.iter().map(Option::as_deref))
-                    .collect()
-            })
-            .collect()
-    }
-}
-
 impl Engine {
     pub async fn lake(client: Client, eds: &str) -> Result<Engine> {
         let eds = eds_value(&client, eds).await?;

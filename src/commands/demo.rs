@@ -1,6 +1,7 @@
 //! `trailq demo`: the emulator in-process with 90 days of Amazon Inspector activity in three
 //! accounts and two Regions, the real export against it (at CloudTrail's 2 requests/s per
-//! account and Region), two saved queries run on the export, and where to look next.
+//! account and Region), two saved queries run on the export, the report of the export written
+//! beside it, and where to look next.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,9 +10,11 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::commands::EndpointArgs;
+use crate::commands::detect::WindowArgs;
 use crate::commands::export::{ExportArgs, Via, export_with};
 use crate::commands::queries::saved_on_dataset;
-use crate::commands::query::OutputArgs;
+use crate::commands::query::{LakeArgs, OutputArgs};
+use crate::commands::report::{ReportArgs, write_report};
 use crate::error::{Error, Result};
 use crate::terminal::{note, out};
 use trailq::aws;
@@ -144,6 +147,30 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     out(&format!(
         "\nThe Parquet dataset is in `{dataset}`. Open it in DuckDB — who created suppression filters (findings hidden) and who turned Inspector off:\n\n  \
          duckdb -c \"SET TimeZone='UTC'; SELECT eventTime, recipientAccountId AS account, awsRegion AS region, eventName, coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.onBehalfOf.userId, userIdentity.principalId) AS who, sourceIPAddress AS ip, coalesce(requestParameters['name'], requestParameters['resourceTypes']) AS what FROM read_parquet({files}, hive_partitioning = true) WHERE eventSource = 'inspector2.amazonaws.com' AND errorCode IS NULL AND ((eventName IN ('CreateFilter', 'UpdateFilter') AND requestParameters['action'] = 'SUPPRESS') OR eventName = 'Disable') ORDER BY eventTime DESC\""
+    ))?;
+    // The investigation as a page: what `trailq report` writes.
+    let mut report = args.out.clone().into_os_string();
+    report.push("-report.html");
+    let report_args = ReportArgs {
+        data: Some(args.out.clone()),
+        eds: None,
+        window: WindowArgs {
+            start: None,
+            end: Some(now),
+            last: Some(Duration::from_secs(90 * 86_400)),
+        },
+        principal: Vec::new(),
+        out: PathBuf::from(report),
+        now: Some(now),
+        queries_dir: None,
+        quiet: true,
+        lake: LakeArgs::default(),
+    };
+    crate::commands::runtime()?.block_on(write_report(&report_args, &library, now))?;
+    out(&format!(
+        "\nThe report — findings, a timeline per suspicious principal, activity over time — is in `{}`; open it in a browser.\n\
+         `trailq detect --data {dataset}` lists the findings and exits 1 when there are any (for cron or CI).",
+        report_args.out.display()
     ))?;
     Ok(code)
 }

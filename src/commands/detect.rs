@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::commands::answers::Engine;
-use crate::commands::query::{LakeArgs, ParamArgs, StoreArgs, spinner};
+use crate::commands::query::{LakeArgs, ParamArgs, spinner};
 use crate::commands::{parse_span, parse_time};
 use crate::error::{Error, Result};
 use crate::terminal::{count, note};
@@ -37,9 +37,10 @@ pub struct DetectArgs {
     /// The exported dataset (the --out of `trailq export` or `trailq convert`)
     #[arg(long, value_name = "DIR", conflicts_with = "eds")]
     pub data: Option<PathBuf>,
-    /// Run on CloudTrail Lake instead (each detection is a Lake query, billed per byte scanned)
-    #[command(flatten)]
-    pub store: StoreArgs,
+    /// Or run on CloudTrail Lake: the event data store (ID, ARN or name; `trailq stores` lists
+    /// them); each detection is a Lake query, billed per byte scanned
+    #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
+    pub eds: Option<String>,
     #[command(flatten)]
     pub window: WindowArgs,
     /// Report findings of this severity and above: informational, low, medium, high, critical
@@ -105,16 +106,19 @@ impl WindowArgs {
     }
 }
 
-/// Every query's parameter values for the window: `start` and `end`, the rest at their defaults.
+/// A query's parameter values for the window: `start` and `end`, then `extra`, the rest at their
+/// defaults.
 pub fn window_values(
     query: &SavedQuery,
     window: &WindowArgs,
     now_micros: i64,
+    extra: &[(String, String)],
 ) -> Result<std::collections::BTreeMap<String, Value>> {
     let given: Vec<(String, String)> = window
         .given(now_micros)
         .into_iter()
         .filter(|(name, _)| query.params.iter().any(|p| &p.name == name))
+        .chain(extra.iter().cloned())
         .collect();
     let values = query.values(&given, now_micros)?;
     for bound in ["start", "end"] {
@@ -146,7 +150,7 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
 }
 
 async fn detect(args: &DetectArgs, library: &Library, now: i64) -> Result<ExitCode> {
-    let (engine, state_path) = match (&args.data, &args.store.eds) {
+    let (engine, state_path) = match (&args.data, &args.eds) {
         (Some(data), _) => (
             Engine::Local(data.clone()),
             data.join("_trailq").join("detect-reported.json"),
@@ -171,25 +175,7 @@ async fn detect(args: &DetectArgs, library: &Library, now: i64) -> Result<ExitCo
     } else {
         None
     };
-    let detections: Vec<&SavedQuery> = library
-        .queries()
-        .iter()
-        .filter(|q| q.detection.is_some())
-        .collect();
-    let mut all = Vec::new();
-    let progress = spinner(args.quiet);
-    for (i, query) in detections.iter().enumerate() {
-        progress.set_message(format!(
-            "detection {}/{}: {}",
-            i + 1,
-            detections.len(),
-            query.name
-        ));
-        let values = window_values(query, &args.window, now)?;
-        let answer = engine.run(query, &values, now).await?;
-        all.extend(detect::findings(query, &answer.names, &answer.rows)?);
-    }
-    progress.finish_and_clear();
+    let (ran, all) = run_detections(&engine, library, &args.window, now, args.quiet).await?;
     let total = all.len();
     let (mut shown, below): (Vec<Finding>, Vec<Finding>) = all
         .into_iter()
@@ -203,7 +189,11 @@ async fn detect(args: &DetectArgs, library: &Library, now: i64) -> Result<ExitCo
 
     let text = match args.format {
         DetectFormat::Table => detect::table(&shown, below.len(), args.min_severity),
-        DetectFormat::Json => lines(shown.iter().map(|f| serde_json::to_value(f).expect("serializes"))),
+        DetectFormat::Json => lines(
+            shown
+                .iter()
+                .map(|f| serde_json::to_value(f).expect("serializes")),
+        ),
         DetectFormat::Ocsf => lines(
             shown
                 .iter()
@@ -220,16 +210,23 @@ async fn detect(args: &DetectArgs, library: &Library, now: i64) -> Result<ExitCo
         for severity in Severity::ALL.iter().rev() {
             let n = shown.iter().filter(|f| f.severity == *severity).count();
             if n > 0 {
-                by.push_str(&format!("{}{n} {severity}", if by.is_empty() { "" } else { ", " }));
+                by.push_str(&format!(
+                    "{}{n} {severity}",
+                    if by.is_empty() { "" } else { ", " }
+                ));
             }
         }
         note!(
             "{} ran on {}: {} at {} or above{}{}; {} in all",
-            count(detections.len() as u64, "detection", "detections"),
+            count(ran as u64, "detection", "detections"),
             engine.describe(),
             count(shown.len() as u64, "finding", "findings"),
             args.min_severity,
-            if by.is_empty() { String::new() } else { format!(" ({by})") },
+            if by.is_empty() {
+                String::new()
+            } else {
+                format!(" ({by})")
+            },
             if already > 0 {
                 format!(", {already} more reported before (--since-last)")
             } else {
@@ -243,6 +240,36 @@ async fn detect(args: &DetectArgs, library: &Library, now: i64) -> Result<ExitCo
     } else {
         ExitCode::from(EXIT_FINDINGS)
     })
+}
+
+/// Runs every detection of `library` over the window; how many ran, and their findings.
+pub async fn run_detections(
+    engine: &Engine,
+    library: &Library,
+    window: &WindowArgs,
+    now: i64,
+    quiet: bool,
+) -> Result<(usize, Vec<Finding>)> {
+    let detections: Vec<&SavedQuery> = library
+        .queries()
+        .iter()
+        .filter(|q| q.detection.is_some())
+        .collect();
+    let mut all = Vec::new();
+    let progress = spinner(quiet);
+    for (i, query) in detections.iter().enumerate() {
+        progress.set_message(format!(
+            "detection {}/{}: {}",
+            i + 1,
+            detections.len(),
+            query.name
+        ));
+        let values = window_values(query, window, now, &[])?;
+        let answer = engine.run(query, &values, now).await?;
+        all.extend(detect::findings(query, &answer.names, &answer.rows)?);
+    }
+    progress.finish_and_clear();
+    Ok((detections.len(), all))
 }
 
 fn lines(values: impl Iterator<Item = serde_json::Value>) -> String {

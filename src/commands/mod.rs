@@ -14,6 +14,7 @@ pub mod export;
 pub mod history;
 pub mod queries;
 pub mod query;
+pub mod report;
 pub mod schema;
 pub mod stores;
 
@@ -71,5 +72,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::History(args) => history::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Detect(args) => detect::run(*args),
+        Command::Report(args) => report::run(*args),
     }
 }

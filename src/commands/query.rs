@@ -27,7 +27,7 @@ use trailq::source::lake::{self, Described, LakeError};
 pub const PRICE_PER_GB: f64 = 0.005;
 
 /// Where Lake is: the AWS identity, Region and endpoint.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct LakeArgs {
     /// AWS profile [default: the standard chain]
     #[arg(long, value_name = "NAME")]
