@@ -20,6 +20,8 @@ pub struct Rows<'a> {
     pub title: &'a str,
     pub names: &'a [String],
     pub rows: &'a [Vec<Option<String>>],
+    /// Columns not shown (the principal, in a timeline headed by it).
+    pub hide: &'a [&'a str],
 }
 
 impl Rows<'_> {
@@ -73,11 +75,17 @@ p.lead { color:var(--muted); margin:4px 0 14px; }
 .card b { display:block; font-size:26px; line-height:1.2; font-variant-numeric:tabular-nums; }
 .card span { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
 .card.sev b { color:var(--c); } .card.sev { border-top:4px solid var(--c); }
-.badge { display:inline-block; min-width:92px; text-align:center; padding:1px 8px; border-radius:10px; color:#fff; font-size:11px; font-weight:650; text-transform:uppercase; letter-spacing:.05em; background:var(--c); }
+.badge { display:inline-block; white-space:nowrap; min-width:104px; text-align:center; padding:1px 8px; border-radius:10px; color:#fff; font-size:11px; font-weight:650; text-transform:uppercase; letter-spacing:.05em; background:var(--c); }
 table { width:100%; border-collapse:collapse; margin:6px 0 10px; font-size:12.5px; }
 th { text-align:left; font-weight:600; color:var(--muted); border-bottom:1px solid #cbd5e1; padding:5px 8px; white-space:nowrap; }
-td { border-bottom:1px solid var(--rule); padding:5px 8px; vertical-align:top; overflow-wrap:anywhere; }
+td { border-bottom:1px solid var(--rule); padding:5px 8px; vertical-align:top; overflow-wrap:break-word; }
+td.id, td.mono { overflow-wrap:anywhere; }
 tbody tr:nth-child(even) td { background:#fbfdff; }
+td[data-column=userAgent] { font-size:11px; color:var(--muted); min-width:200px; max-width:280px; }
+.line { display:block; } .sub { color:var(--muted); font-size:11.5px; } .strong { font-weight:600; }
+.err { color:#b91c1c; font-size:11.5px; }
+table.timeline td:nth-child(5) { max-width:320px; }
+details summary { cursor:pointer; color:var(--muted); margin:8px 0; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 td.time { white-space:nowrap; font-variant-numeric:tabular-nums; }
 .mono, td.id { font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace; font-size:11.5px; }
@@ -135,13 +143,14 @@ fn table(out: &mut String, rows: &Rows, limit: usize) {
         return;
     }
     let _ = writeln!(out, "<table data-query=\"{}\"><thead><tr>", esc(rows.query));
-    for name in rows.names {
+    let shown = |name: &String| !rows.hide.contains(&name.as_str());
+    for name in rows.names.iter().filter(|n| shown(n)) {
         let _ = write!(out, "<th>{}</th>", esc(name));
     }
     out.push_str("</tr></thead><tbody>\n");
     for row in rows.rows.iter().take(limit) {
         out.push_str("<tr>");
-        for (name, value) in rows.names.iter().zip(row) {
+        for (name, value) in rows.names.iter().zip(row).filter(|(n, _)| shown(n)) {
             let value = value.as_deref().unwrap_or("");
             let (class, text) = if is_time_column(name) {
                 ("time", time_text(value))
@@ -170,6 +179,55 @@ fn table(out: &mut String, rows: &Rows, limit: usize) {
             esc(rows.query)
         );
     }
+}
+
+/// A principal's timeline, its columns stacked so that a row reads as a sentence: when, where,
+/// what (and whether it failed), on what, from where and with which tool, which event. Each value
+/// still names its column (`data-column`).
+fn timeline_table(out: &mut String, rows: &Rows) {
+    if rows.rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"none\">No change or failed call in the window.</p>"
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<table class=\"timeline\" data-query=\"{}\"><thead><tr><th>eventTime</th><th>where</th><th>what</th><th>name · action</th><th>from</th><th>eventID</th></tr></thead><tbody>",
+        esc(rows.query)
+    );
+    for row in rows.rows {
+        let span = |name: &str, class: &str| -> String {
+            match rows.cell(row, name) {
+                Some(v) if !v.is_empty() => format!(
+                    "<span class=\"{class}\" data-column=\"{name}\">{}</span>",
+                    esc(&if is_time_column(name) {
+                        time_text(v)
+                    } else {
+                        v.to_owned()
+                    })
+                ),
+                _ => String::new(),
+            }
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"time\">{}</td><td class=\"time\">{}{}</td><td>{}{}{}</td><td>{}{}</td><td>{}{}</td><td class=\"id\">{}</td></tr>",
+            span("eventTime", ""),
+            span("recipientAccountId", "line"),
+            span("awsRegion", "line sub"),
+            span("eventName", "line strong"),
+            span("errorCode", "line err"),
+            span("eventSource", "line sub"),
+            span("name", "line"),
+            span("action", "line sub"),
+            span("sourceIPAddress", "line"),
+            span("userAgent", "line sub"),
+            span("eventID", ""),
+        );
+    }
+    out.push_str("</tbody></table>\n");
 }
 
 const DAY: i64 = 86_400_000_000;
@@ -440,13 +498,37 @@ pub fn html(report: &Report) -> String {
     for f in urgent {
         finding_block(&mut out, f);
     }
-    if !routine.is_empty() {
+    let (low, informational): (Vec<&Finding>, Vec<&Finding>) = routine
+        .into_iter()
+        .partition(|f| f.severity == Severity::Low);
+    for (group, heading, lead) in [
+        (
+            low,
+            "Low",
+            "Changes worth a record rather than a call: narrow suppression filters, deletions, failed attempts.",
+        ),
+        (
+            informational,
+            "Informational",
+            "Routine changes to Inspector's configuration, listed for the record.",
+        ),
+    ] {
+        if group.is_empty() {
+            continue;
+        }
         let _ = writeln!(
             out,
-            "<h3>Low and informational ({})</h3><p class=\"lead\">Changes worth a record rather than a call: narrow suppression filters, deletions, coverage added.</p><table data-findings=\"routine\"><thead><tr><th>severity</th><th>eventTime</th><th>detection</th><th>actor</th><th>account</th><th>region</th><th>events</th></tr></thead><tbody>",
-            routine.len()
+            "<details{}><summary>{heading}: {} {}</summary><p class=\"lead\">{lead}</p><table data-findings=\"{}\"><thead><tr><th>severity</th><th>eventTime</th><th>detection</th><th>actor</th><th>account</th><th>region</th><th>events</th></tr></thead><tbody>",
+            if heading == "Low" { " open" } else { "" },
+            group.len(),
+            if group.len() == 1 {
+                "finding"
+            } else {
+                "findings"
+            },
+            heading.to_lowercase()
         );
-        for f in routine {
+        for f in group {
             let _ = writeln!(
                 out,
                 "<tr data-finding=\"{}\" data-detection=\"{}\" data-severity=\"{}\"><td><span class=\"badge\" style=\"--c:{}\">{}</span></td><td class=\"time\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"time\">{}</td><td class=\"time\">{}</td><td class=\"id\" data-events>{}</td></tr>",
@@ -463,7 +545,7 @@ pub fn html(report: &Report) -> String {
                 esc(&f.event_ids.join(", "))
             );
         }
-        out.push_str("</tbody></table>\n");
+        out.push_str("</tbody></table></details>\n");
     }
     out.push_str("</section>\n");
 
@@ -487,7 +569,7 @@ pub fn html(report: &Report) -> String {
             esc(t.principal),
             esc(t.principal)
         );
-        table(&mut out, &t.rows, 500);
+        timeline_table(&mut out, &t.rows);
     }
     out.push_str("</section>\n");
 
@@ -561,6 +643,7 @@ mod tests {
                 title: "t",
                 names: &names,
                 rows: &rows,
+                hide: &[],
             },
             timelines: Vec::new(),
             context: Vec::new(),

@@ -144,6 +144,7 @@ pub async fn write_report(args: &ReportArgs, library: &Library, now: i64) -> Res
             title: &activity_title,
             names: &activity.names,
             rows: &activity.rows,
+            hide: &[],
         },
         timelines: timelines
             .iter()
@@ -155,6 +156,7 @@ pub async fn write_report(args: &ReportArgs, library: &Library, now: i64) -> Res
                     title: "",
                     names: &answer.names,
                     rows: &answer.rows,
+                    hide: &["principal"],
                 },
             })
             .collect(),
@@ -165,6 +167,7 @@ pub async fn write_report(args: &ReportArgs, library: &Library, now: i64) -> Res
                 title,
                 names: &answer.names,
                 rows: &answer.rows,
+                hide: &[],
             })
             .collect(),
     });
