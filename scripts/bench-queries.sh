@@ -8,9 +8,10 @@
 # The export is made once with `trailq convert` from the trail files (bench-data/, ignored).
 #
 # DuckDB gets each query exactly as `trailq queries show NAME` prints it (parameters filled),
-# with `{{eds}}` replaced by a view over the files and two macros for the Lake functions whose
+# with `{{eds}}` replaced by a view over the files and three macros for the Lake functions whose
 # DuckDB spelling differs (element_at on a map returns a list in DuckDB; json_extract_scalar is
-# json_extract_string there). Both write the result to a CSV file; both use 2 threads.
+# json_extract_string there; array_join is array_to_string). Both write the result to a CSV
+# file; both use 2 threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 per_day=${1:-111112}
@@ -53,6 +54,7 @@ trap 'rm -rf "$tmp"' EXIT
 prelude="SET threads = 2; SET TimeZone = 'UTC';
 CREATE MACRO element_at(m, k) AS m[k];
 CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p);
+CREATE MACRO array_join(l, d) AS array_to_string(l, d);
 CREATE VIEW events AS SELECT * FROM read_parquet('$data/**/*.parquet', hive_partitioning = true);"
 
 # "wall_seconds peak_rss_kib" of a command, its output thrown away.

@@ -99,6 +99,12 @@ struct Listed<'a> {
     why: &'a str,
     sources: &'a [String],
     attack: Option<&'a str>,
+    /// `detection` or `context`.
+    kind: &'static str,
+    /// A detection's highest severity, actor column and events column.
+    severity: Option<trailq::library::Severity>,
+    actor: Option<&'a str>,
+    events: Option<&'a str>,
     parameters: Vec<ListedParam<'a>>,
     file: Option<&'a std::path::Path>,
 }
@@ -123,6 +129,14 @@ fn list(args: ListArgs) -> Result<ExitCode> {
                 why: &q.why,
                 sources: &q.sources,
                 attack: q.attack.as_deref(),
+                kind: if q.detection.is_some() {
+                    "detection"
+                } else {
+                    "context"
+                },
+                severity: q.detection.as_ref().map(|d| d.severity),
+                actor: q.detection.as_ref().map(|d| d.actor.as_str()),
+                events: q.detection.as_ref().map(|d| d.events.as_str()),
                 parameters: q
                     .params
                     .iter()
@@ -153,8 +167,12 @@ fn list(args: ListArgs) -> Result<ExitCode> {
                 Origin::BuiltIn => "",
                 Origin::File(_) => " [yours]",
             };
+            let kind = match &q.detection {
+                Some(d) => format!("detection (up to {})", d.severity),
+                None => "context".to_owned(),
+            };
             out.push_str(&format!(
-                "{:width$}  {}{mine}\n{:width$}  params: {}\n",
+                "{:width$}  {}{mine}\n{:width$}  {kind}; params: {}\n",
                 q.name,
                 q.title,
                 "",
