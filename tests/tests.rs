@@ -8,6 +8,7 @@ mod convert;
 mod detect;
 mod emulator;
 mod export;
+mod org;
 mod params_properties;
 mod pipes;
 mod queries;

@@ -169,6 +169,16 @@ pub fn write_gz(path: &Path, text: &str) {
 /// Runs the AWS CLI (installed into .venv by scripts/test.sh) against an endpoint with a
 /// throwaway identity: no profile, no metadata service, JSON output.
 pub fn aws_cli(endpoint: &str, access_key: &str, region: &str, args: &[&str]) -> Output {
+    aws_cli_as(endpoint, (access_key, "secret", None), region, args)
+}
+
+/// [`aws_cli`] with full credentials: key, secret and a session token (assumed-role credentials).
+pub fn aws_cli_as(
+    endpoint: &str,
+    (access_key, secret, token): (&str, &str, Option<&str>),
+    region: &str,
+    args: &[&str],
+) -> Output {
     let bin = std::env::var_os("TRAILQ_AWS_CLI")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/aws"));
@@ -188,8 +198,8 @@ pub fn aws_cli(endpoint: &str, access_key: &str, region: &str, args: &[&str]) ->
         ])
         .args(args)
         .env("AWS_ACCESS_KEY_ID", access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_SESSION_TOKEN", token.unwrap_or(""))
         .env_remove("AWS_PROFILE")
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")

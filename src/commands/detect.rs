@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use futures::StreamExt;
 
 use crate::commands::answers::Engine;
 use crate::commands::query::{LakeArgs, ParamArgs, spinner};
@@ -255,18 +256,26 @@ pub async fn run_detections(
         .iter()
         .filter(|q| q.detection.is_some())
         .collect();
-    let mut all = Vec::new();
     let progress = spinner(quiet);
-    for (i, query) in detections.iter().enumerate() {
-        progress.set_message(format!(
-            "detection {}/{}: {}",
-            i + 1,
-            detections.len(),
-            query.name
-        ));
+    progress.set_message(format!("running {} detections", detections.len()));
+    // Lake runs queries side by side (up to 10 per account); the local engine already keeps
+    // both cores busy with one.
+    let at_once = match engine {
+        Engine::Lake { .. } => 4,
+        Engine::Local(_) => 1,
+    };
+    let mut done = 0;
+    let mut all = Vec::new();
+    let mut answers = futures::stream::iter(detections.iter().map(|query| async move {
         let values = window_values(query, window, now, &[])?;
         let answer = engine.run(query, &values, now).await?;
-        all.extend(detect::findings(query, &answer.names, &answer.rows)?);
+        Ok::<_, Error>(detect::findings(query, &answer.names, &answer.rows)?)
+    }))
+    .buffered(at_once);
+    while let Some(found) = answers.next().await {
+        all.extend(found?);
+        done += 1;
+        progress.set_message(format!("{done}/{} detections run", detections.len()));
     }
     progress.finish_and_clear();
     Ok((detections.len(), all))

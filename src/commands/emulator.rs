@@ -14,6 +14,7 @@ use crate::terminal::note;
 use trailq_emulator::generate::GeneratorConfig;
 use trailq_emulator::lake::LakeTiming;
 use trailq_emulator::limits::Limits;
+use trailq_emulator::org::OrgConfig;
 use trailq_emulator::server::KeyAccess;
 use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
 use trailq_events::time::format_micros;
@@ -92,6 +93,16 @@ pub struct EmulatorArgs {
     /// JSON Lines file, to check an export against
     #[arg(long, value_name = "FILE")]
     pub ground_truth: Option<PathBuf>,
+    /// The accounts form one organization, the first its management account: Organizations
+    /// ListAccounts, STS AssumeRole and Account ListRegions answer on the same port
+    #[arg(long)]
+    pub org: bool,
+    /// With --org: this member refuses AssumeRole (AccessDenied), as an SCP would (repeatable)
+    #[arg(long, value_name = "ACCOUNT", requires = "org")]
+    pub deny_assume_role: Vec<String>,
+    /// With --org: how long credentials from AssumeRole last
+    #[arg(long, value_name = "DURATION", value_parser = parse_span, default_value = "1h", requires = "org")]
+    pub credential_lifetime: Duration,
 }
 
 /// A number, or `off` for no limit.
@@ -200,6 +211,10 @@ impl EmulatorArgs {
             },
             faults: self.faults.clone(),
             token_ttl: self.token_ttl,
+            org: self.org.then(|| OrgConfig {
+                deny_assume_role: self.deny_assume_role.clone(),
+                credential_lifetime: self.credential_lifetime,
+            }),
             seed: self.seed,
         })
     }
@@ -258,6 +273,20 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode> {
     if !args.faults.is_empty() {
         say(format!("  faults:   {}", args.faults))?;
     }
+    if let Some(org) = emulator.organization() {
+        say(format!(
+            "  org:      {} with {} accounts, management account {}; AssumeRole credentials last {}{}",
+            org.id,
+            org.accounts.len(),
+            org.management(),
+            humantime(args.credential_lifetime),
+            if args.deny_assume_role.is_empty() {
+                String::new()
+            } else {
+                format!("; {} refuse AssumeRole", args.deny_assume_role.join(", "))
+            }
+        ))?;
+    }
     if let Some(path) = &args.ground_truth {
         say(format!("  ground truth: {}", path.display()))?;
     }
@@ -275,6 +304,14 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode> {
     let _ = runtime.block_on(tokio::signal::ctrl_c());
     drop(emulator);
     Ok(ExitCode::SUCCESS)
+}
+
+fn humantime(d: Duration) -> String {
+    match d.as_secs() {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// Loaded inputs the emulator cannot serve: the first 20, then how many more.

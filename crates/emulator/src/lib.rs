@@ -17,6 +17,7 @@ pub mod generate;
 pub mod lake;
 pub mod limits;
 pub mod lookup;
+pub mod org;
 pub mod server;
 pub mod store;
 pub mod tokens;
@@ -36,6 +37,7 @@ use crate::generate::{Generator, GeneratorConfig};
 use crate::lake::{Lake, LakeTiming};
 use crate::limits::{Limits, RateLimiter, RateReport};
 use crate::lookup::Tokens;
+use crate::org::{Org, OrgConfig};
 use crate::server::{Access, Clock, KeyAccess, State};
 use crate::store::{EventStore, GroundTruthEvent, LoadReport};
 
@@ -67,6 +69,8 @@ pub struct EmulatorConfig {
     pub faults: String,
     /// NextTokens older than this are refused as expired.
     pub token_ttl: Option<Duration>,
+    /// The accounts form an organization (Organizations, STS and Account answer too).
+    pub org: Option<OrgConfig>,
     pub seed: u64,
 }
 
@@ -84,6 +88,7 @@ impl Default for EmulatorConfig {
             lake: LakeTiming::default(),
             faults: String::new(),
             token_ttl: None,
+            org: None,
             seed: 1,
         }
     }
@@ -178,7 +183,8 @@ impl Emulator {
                 .cloned()
                 .collect::<HashSet<_>>(),
         };
-        let state = Arc::new(State::new(
+        let disabled = access.disabled_regions.clone();
+        let mut state = State::new(
             Clock::new(now),
             store,
             Lake::new(config.lake, vec![eds], default_account),
@@ -190,7 +196,17 @@ impl Emulator {
             ),
             access,
             config.seed,
-        ));
+        );
+        state.org = config.org.as_ref().map(|org| {
+            Org::new(
+                org,
+                accounts.clone(),
+                regions.clone(),
+                disabled,
+                config.seed,
+            )
+        });
+        let state = Arc::new(state);
 
         let addr = SocketAddr::new(config.host, config.port);
         let listener = std::net::TcpListener::bind(addr)
@@ -246,6 +262,11 @@ impl Emulator {
     /// What to pass as `--endpoint-url`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The organization, when started with `--org`.
+    pub fn organization(&self) -> Option<&Org> {
+        self.state.org.as_ref()
     }
 
     /// The Region of the event data store (us-east-1 when it has events).

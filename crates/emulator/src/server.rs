@@ -35,6 +35,7 @@ use crate::faults::{FaultKind, Faults};
 use crate::lake::{self, Lake};
 use crate::limits::RateLimiter;
 use crate::lookup::{self, Tokens};
+use crate::org::Org;
 use crate::store::EventStore;
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
@@ -130,6 +131,8 @@ pub struct State {
     pub faults: Faults,
     pub tokens: Tokens,
     pub access: Access,
+    /// With `--org`: Organizations, STS and Account on the same port.
+    pub org: Option<Org>,
     ids: Mutex<Rng>,
 }
 
@@ -153,6 +156,7 @@ impl State {
             faults,
             tokens,
             access,
+            org: None,
             ids: Mutex::new(Rng::with_seed(seed ^ 0x0071_7565_7279)),
         }
     }
@@ -216,7 +220,22 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
+    let form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     Ok(match (&parts.method, parts.uri.path()) {
+        // STS speaks the query protocol: a form, answered in XML.
+        (&Method::POST, "/") if form => sts(&state, &parts, body).await,
+        (&Method::POST, "/listRegions") => match list_regions(&state, &parts, body).await {
+            Ok(value) => plain(
+                200,
+                "application/json",
+                serde_json::to_string(&value).unwrap_or_default(),
+            ),
+            Err(e) => error_response(&e),
+        },
         (&Method::POST, "/") => {
             let (response, reset) = match api(&state, &parts, body).await {
                 Ok((value, reset)) => (respond(200, &value), reset),
@@ -269,11 +288,7 @@ async fn api(
         )));
     }
     let caller = authenticate(state, header("authorization"), &operation)?;
-    let bytes = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|e| ApiError::serialization(format!("cannot read the request body: {e}")))?
-        .to_bytes();
+    let bytes = read_body(body).await?;
     let request: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -284,6 +299,18 @@ async fn api(
         return Err(ApiError::serialization(
             "the request body must be a JSON object",
         ));
+    }
+    if target.starts_with("AWSOrganizationsV20161128.") {
+        let org = organization(state)?;
+        return match operation.as_str() {
+            "ListAccounts" => Ok((org.list_accounts(&caller, &request)?, false)),
+            other => Err(ApiError::client(
+                "UnknownOperationException",
+                format!(
+                    "the trailq emulator implements Organizations' ListAccounts, not `{other}`"
+                ),
+            )),
+        };
     }
     if !OPERATIONS.contains(&operation.as_str()) {
         return Err(ApiError::client(
@@ -335,6 +362,72 @@ async fn api(
     Ok((value, reset))
 }
 
+async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+    Ok(Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| ApiError::serialization(format!("cannot read the request body: {e}")))?
+        .to_bytes())
+}
+
+fn organization(state: &State) -> Result<&Org, ApiError> {
+    state.org.as_ref().ok_or_else(|| {
+        ApiError::client(
+            "AWSOrganizationsNotInUseException",
+            "this emulator is not an organization: start it with --org",
+        )
+    })
+}
+
+/// STS (`Action=AssumeRole`), in the query protocol.
+async fn sts(state: &State, parts: &hyper::http::request::Parts, body: Incoming) -> Response<Body> {
+    let answer = async {
+        let authorization = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let caller = authenticate(state, authorization, "AssumeRole")?;
+        let bytes = read_body(body).await?;
+        let form: HashMap<String, String> = form_urlencoded::parse(&bytes).into_owned().collect();
+        let org = organization(state)?;
+        match form.get("Action").map(String::as_str) {
+            Some("AssumeRole") => {
+                Ok(org.assume_role(&caller, &form, state.clock.now_micros(), &state.new_uuid()))
+            }
+            other => Err(ApiError::client(
+                "InvalidAction",
+                format!("the trailq emulator implements STS AssumeRole, not {other:?}"),
+            )),
+        }
+    }
+    .await;
+    let xml = answer.unwrap_or_else(|e| crate::org::Xml {
+        status: e.status,
+        body: format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>0</RequestId></ErrorResponse>",
+            e.code,
+            e.message.replace('&', "&amp;").replace('<', "&lt;")
+        ),
+    });
+    plain(xml.status, "text/xml", xml.body)
+}
+
+/// Account `ListRegions` (REST-JSON).
+async fn list_regions(
+    state: &State,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+) -> Result<Value, ApiError> {
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let caller = authenticate(state, authorization, "ListRegions")?;
+    let bytes = read_body(body).await?;
+    let request: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+    Ok(organization(state)?.list_regions(&caller, &request))
+}
+
 const OPERATIONS: [&str; 8] = [
     "LookupEvents",
     "StartQuery",
@@ -369,7 +462,12 @@ fn authenticate(
             format!("Credential `{credential}` must be KEY/DATE/REGION/SERVICE/aws4_request"),
         ));
     };
+    let temporary = state
+        .org
+        .as_ref()
+        .and_then(|org| org.temporary(key, state.clock.now_micros()));
     let account = match state.access.keys.get(key) {
+        _ if temporary.is_some() => temporary.expect("checked")?,
         Some(KeyAccess::Account(account)) => account.clone(),
         Some(KeyAccess::Deny) => {
             let account = &state.access.default_account;
