@@ -26,6 +26,8 @@ pub struct Identity {
     /// `None`: the default chain (environment, `AWS_PROFILE`, instance role…).
     pub profile: Option<String>,
     pub config: aws_config::SdkConfig,
+    /// The Regions enabled for its account, when asked (`export --org --all-regions`).
+    pub regions: Option<Vec<String>>,
 }
 
 impl Identity {
@@ -109,6 +111,7 @@ pub async fn load(profile: Option<&str>, endpoint_url: Option<&str>) -> Result<I
     Ok(Identity {
         profile: profile.map(str::to_owned),
         config,
+        regions: None,
     })
 }
 
@@ -134,6 +137,7 @@ pub async fn static_identity(
     Identity {
         profile: Some(label.to_owned()),
         config,
+        regions: None,
     }
 }
 

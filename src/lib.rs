@@ -16,6 +16,7 @@ pub mod detect;
 pub mod library;
 pub mod local_engine;
 pub mod memory;
+pub mod org;
 pub mod pace;
 pub mod params;
 pub mod pipeline;

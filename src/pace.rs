@@ -12,10 +12,17 @@
 //! widens that margin, up to a quarter of the interval, and throttle-free requests narrow it
 //! again. A throttle also holds everyone back a whole second, so a burst of throttles does not
 //! turn into a burst of retries.
+//!
+//! Spacing departures is not enough when a request can be delayed on its way (a busy machine, a
+//! slow connection): a delayed request reaches AWS close to the next one, and the one after that
+//! finds two in its second. So a request also leaves no sooner than a second after the one
+//! `rate` requests before it was answered: AWS counted that one before answering it, so it has
+//! left AWS's one-second window by then. A request's [`Ticket`] records when it was answered.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 use tokio::time::Instant;
 
 /// The margin every interval starts with.
@@ -28,7 +35,36 @@ const NARROW: Duration = Duration::from_micros(500);
 pub struct Pacer {
     /// 1/rate: the interval without margin.
     base: Duration,
+    /// Requests AWS allows in one second: how far back a departure looks for an answer.
+    per_window: usize,
     state: Mutex<State>,
+    /// The last `per_window` departures (sequence number) and when each was answered.
+    answers: std::sync::Mutex<VecDeque<(u64, Option<Instant>)>>,
+    answered: Notify,
+}
+
+/// One request's turn; dropping it (or [`Ticket::answered`]) records when its answer came, which
+/// the request `rate` turns later waits on.
+#[derive(Debug)]
+pub struct Ticket<'a> {
+    pacer: &'a Pacer,
+    seq: u64,
+}
+
+impl Ticket<'_> {
+    /// The answer (or the failure) came now.
+    pub fn answered(self) {}
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut answers = self.pacer.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = answers.iter_mut().find(|(seq, _)| *seq == self.seq) {
+            entry.1.get_or_insert_with(Instant::now);
+        }
+        drop(answers);
+        self.pacer.answered.notify_waiters();
+    }
 }
 
 #[derive(Debug)]
@@ -38,6 +74,8 @@ struct State {
     /// Nobody leaves before this (set by a throttle).
     not_before: Instant,
     margin: Duration,
+    /// The next departure's sequence number.
+    next: u64,
 }
 
 impl Pacer {
@@ -45,25 +83,55 @@ impl Pacer {
     pub fn new(per_second: f64) -> Self {
         Pacer {
             base: Duration::from_secs_f64(1.0 / per_second.max(0.001)),
+            per_window: (per_second.floor() as usize).max(1),
             state: Mutex::new(State {
                 last: None,
                 not_before: Instant::now(),
                 margin: MARGIN,
+                next: 0,
             }),
+            answers: std::sync::Mutex::new(VecDeque::new()),
+            answered: Notify::new(),
         }
     }
 
-    /// Waits for this caller's turn; returns when its request may leave.
-    pub async fn acquire(&self) {
+    /// Waits for this caller's turn; returns when its request may leave, with the ticket to
+    /// drop when its answer comes.
+    pub async fn acquire(&self) -> Ticket<'_> {
         // Held across the wait: callers leave one at a time, in the order they asked.
         let mut state = self.state.lock().await;
         let interval = self.base + state.margin;
-        let earliest = state.last.map_or(state.not_before, |last| {
+        let mut earliest = state.last.map_or(state.not_before, |last| {
             (last + interval).max(state.not_before)
         });
+        // A second after the answer to the request `per_window` turns back, once it has come.
+        loop {
+            let waiting = self.answered.notified();
+            let oldest = {
+                let answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+                (answers.len() >= self.per_window)
+                    .then(|| answers[answers.len() - self.per_window].1)
+            };
+            match oldest {
+                Some(None) => waiting.await,
+                Some(Some(at)) => {
+                    earliest = earliest.max(at + Duration::from_secs(1));
+                    break;
+                }
+                None => break,
+            }
+        }
         tokio::time::sleep_until(earliest).await;
         state.last = Some(Instant::now());
         state.margin = state.margin.saturating_sub(NARROW).max(MARGIN);
+        let seq = state.next;
+        state.next += 1;
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        answers.push_back((seq, None));
+        while answers.len() > self.per_window {
+            answers.pop_front();
+        }
+        Ticket { pacer: self, seq }
     }
 
     /// After a throttle: nobody goes for a second, and the margin widens.
@@ -94,7 +162,8 @@ mod tests {
         let t0 = Instant::now();
         let mut left = Vec::new();
         for _ in 0..4 {
-            pacer.acquire().await;
+            // Answered at once: only the spacing of departures holds them back.
+            pacer.acquire().await.answered();
             left.push(Instant::now());
         }
         assert_eq!(left[0], t0);
@@ -107,6 +176,27 @@ mod tests {
         assert_eq!(Instant::now(), late);
         pacer.acquire().await;
         assert_eq!(Instant::now(), late + interval);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_leaves_a_second_after_the_answer_two_turns_back() {
+        let pacer = Pacer::new(2.0);
+        let first = pacer.acquire().await;
+        pacer.acquire().await.answered();
+        // The first request's answer comes two seconds later: AWS may have counted it as late
+        // as that, so the third waits a second past it, not only the 505 ms spacing.
+        let (answered, third) = tokio::join!(
+            async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                first.answered();
+                Instant::now()
+            },
+            async {
+                let _ticket = pacer.acquire().await;
+                Instant::now()
+            }
+        );
+        assert_eq!(third, answered + Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]

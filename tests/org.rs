@@ -175,3 +175,112 @@ fn the_aws_cli_gets_the_accounts_and_working_credentials_from_the_emulator_organ
         stderr(&o)
     );
 }
+
+/// `trailq export --org` against the emulator as an organization of 12 accounts × 3 Regions at
+/// CloudTrail's own limits: one member refuses the role, and member credentials last 3 s, much
+/// less than the export.
+#[test]
+fn an_organization_export_gets_every_member_but_the_refusing_one_at_each_ones_pace() {
+    let now = {
+        let t = chrono::Utc::now().timestamp_micros();
+        t - t.rem_euclid(1_000_000)
+    };
+    let accounts: Vec<String> = (0..12)
+        .map(|i| format!("{:012}", 310_000_000_000u64 + i))
+        .collect();
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+    let refusing = accounts[5].clone();
+    let emulator = Emulator::spawn(EmulatorConfig {
+        data: DataSource::Generated(GeneratorConfig {
+            seed: 14,
+            now_micros: now,
+            days: 3,
+            events_per_day: 4_000,
+            accounts: accounts.clone(),
+            regions: regions.map(String::from).to_vec(),
+            noise: 0.3,
+        }),
+        limits: Limits::AWS,
+        org: Some(OrgConfig {
+            deny_assume_role: vec![refusing.clone()],
+            credential_lifetime: Duration::from_secs(3),
+        }),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("org");
+    let (start, end) = (now - 2 * 86_400_000_000, now);
+    let o = crate::util::trailq_command()
+        .args([
+            "export",
+            "--org",
+            "--all-regions",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--start", &trailq_events::time::format_micros(start)])
+        .args(["--end", &trailq_events::time::format_micros(end)])
+        .env("AWS_ACCESS_KEY_ID", "AKIAMANAGEMENT")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", emulator.endpoint_url())
+        .output()
+        .unwrap();
+    // Something was left out: not a success, but the others landed.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("account {refusing} left out: cannot assume arn:aws:iam::{refusing}:role/OrganizationAccountAccessRole: AccessDenied")),
+        "{err}"
+    );
+    let truth = emulator.ground_truth();
+    let expected: std::collections::BTreeSet<String> = truth
+        .iter()
+        .filter(|e| e.account != refusing)
+        .filter(|e| {
+            e.event_source
+                .as_deref()
+                .is_some_and(|s| trailq_events::cloudtrail::INSPECTOR_SOURCES.contains(&s))
+        })
+        .filter(|e| (start..=end).contains(&e.event_time_micros))
+        .map(|e| e.event_id.clone())
+        .collect();
+    let got: std::collections::BTreeSet<String> = crate::util::strings(&out, "eventID")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{} exported, {} expected",
+        got.len(),
+        expected.len()
+    );
+    assert!(
+        got == expected,
+        "the exported eventIDs are the ground truth of the 11 members"
+    );
+    // Each account-Region at its own 2/s, and none throttled.
+    let rates = emulator.rates();
+    let lookups: Vec<_> = rates
+        .iter()
+        .filter(|r| r.operation == "LookupEvents")
+        .collect();
+    assert_eq!(lookups.len(), 11 * regions.len(), "{lookups:?}");
+    assert!(
+        lookups
+            .iter()
+            .all(|r| r.throttled == 0 && r.max_in_any_second <= 2),
+        "{lookups:?}"
+    );
+    // The member sessions expired during the export and were renewed.
+    let org = emulator.organization().unwrap();
+    let renewed = accounts[1..]
+        .iter()
+        .filter(|a| **a != refusing)
+        .filter(|a| org.credentials_issued(a) > 2)
+        .count();
+    assert!(renewed > 0, "credentials were renewed as they expired");
+}

@@ -95,6 +95,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         region: REGIONS.map(String::from).to_vec(),
         all_regions: false,
         profile: Vec::new(),
+        org: false,
+        role_name: trailq::org::DEFAULT_ROLE.to_owned(),
+        accounts: Vec::new(),
+        exclude_accounts: Vec::new(),
         endpoint: EndpointArgs {
             endpoint_url: Some(url.clone()),
         },

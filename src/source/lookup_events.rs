@@ -101,7 +101,7 @@ impl Stream<'_> {
         let mut oldest = i64::MAX;
         let (mut transient, mut throttled, mut restarts) = (0u32, 0u32, 0u32);
         loop {
-            self.pacer.acquire().await;
+            let ticket = self.pacer.acquire().await;
             let result = self
                 .client
                 .lookup_events()
@@ -112,6 +112,7 @@ impl Stream<'_> {
                 .set_next_token(token.clone())
                 .send()
                 .await;
+            ticket.answered();
             let page = match result {
                 Ok(page) => page,
                 Err(e) => {

@@ -4,7 +4,7 @@
 //!
 //! - Organizations `ListAccounts`: JSON 1.1, `X-Amz-Target: AWSOrganizationsV20161128.ListAccounts`,
 //!   for the management account only, 20 accounts a page;
-//! - STS `AssumeRole`: the query protocol (`Action=AssumeRole&RoleArn=…` form-encoded), answered
+//! - STS `AssumeRole` and `GetCallerIdentity`: the query protocol (`Action=AssumeRole&RoleArn=…` form-encoded), answered
 //!   in XML; it issues temporary credentials (`ASIA…` keys) that act as the role's account and
 //!   expire after the configured lifetime (`ExpiredTokenException` afterwards); members listed in
 //!   `deny_assume_role` refuse (`AccessDenied`, 403), as an SCP or a missing role would;
@@ -112,6 +112,16 @@ impl Org {
                 "The security token included in the request is expired",
             ))
         })
+    }
+
+    /// How many credentials `AssumeRole` issued for `account`: renewals show here.
+    pub fn credentials_issued(&self, account: &str) -> usize {
+        self.issued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|i| i.account == account)
+            .count()
     }
 
     /// Organizations `ListAccounts`.
@@ -255,6 +265,25 @@ impl Org {
                 &key[4..],
                 role = escape(&role),
                 session = escape(session),
+            ),
+        }
+    }
+
+    /// STS `GetCallerIdentity`: which account the caller's credentials act as.
+    pub fn caller_identity(&self, caller: &Caller, request_id: &str) -> Xml {
+        let arn = if caller.access_key.starts_with("ASIA") {
+            format!(
+                "arn:aws:sts::{}:assumed-role/OrganizationAccountAccessRole/session",
+                caller.account
+            )
+        } else {
+            format!("arn:aws:iam::{}:user/caller", caller.account)
+        };
+        Xml {
+            status: 200,
+            body: format!(
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{arn}</Arn><UserId>AIDACALLER</UserId><Account>{}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+                caller.account
             ),
         }
     }

@@ -394,9 +394,12 @@ async fn sts(state: &State, parts: &hyper::http::request::Parts, body: Incoming)
             Some("AssumeRole") => {
                 Ok(org.assume_role(&caller, &form, state.clock.now_micros(), &state.new_uuid()))
             }
+            Some("GetCallerIdentity") => Ok(org.caller_identity(&caller, &state.new_uuid())),
             other => Err(ApiError::client(
                 "InvalidAction",
-                format!("the trailq emulator implements STS AssumeRole, not {other:?}"),
+                format!(
+                    "the trailq emulator implements STS AssumeRole and GetCallerIdentity, not {other:?}"
+                ),
             )),
         }
     }

@@ -118,9 +118,29 @@ pub struct ExportArgs {
     /// for an account are skipped with a warning
     #[arg(long, conflicts_with = "region")]
     pub all_regions: bool,
-    /// An AWS profile to export (repeatable, one per account) [default: the standard chain]
+    /// An AWS profile to export (repeatable, one per account) [default: the standard chain];
+    /// with --org, the one profile of the management or delegated-administrator account
     #[arg(long, value_name = "NAME")]
     pub profile: Vec<String>,
+    /// Every ACTIVE account of the organization: the caller's own with its credentials, each
+    /// other through a role assumed in it (--role-name)
+    #[arg(long)]
+    pub org: bool,
+    /// With --org: the role to assume in member accounts
+    #[arg(long, value_name = "NAME", default_value = trailq::org::DEFAULT_ROLE, requires = "org")]
+    pub role_name: String,
+    /// With --org: only these accounts (comma-separated or repeated)
+    #[arg(
+        long,
+        value_name = "ID,…",
+        value_delimiter = ',',
+        requires = "org",
+        conflicts_with = "exclude_accounts"
+    )]
+    pub accounts: Vec<String>,
+    /// With --org: every account but these
+    #[arg(long, value_name = "ID,…", value_delimiter = ',', requires = "org")]
+    pub exclude_accounts: Vec<String>,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
     /// Where to read events: Event history (`lookup`, LookupEvents), or a CloudTrail Lake event
@@ -188,6 +208,9 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
 }
 
 async fn export(args: ExportArgs) -> Result<ExitCode> {
+    if args.org {
+        return export_org(&args).await;
+    }
     // Identities first: a missing login is the most common problem, and it is one line.
     let mut identities = Vec::new();
     let profiles: Vec<Option<&str>> = if args.profile.is_empty() {
@@ -199,6 +222,66 @@ async fn export(args: ExportArgs) -> Result<ExitCode> {
         identities.push(aws::load(profile, args.endpoint.endpoint_url.as_deref()).await?);
     }
     export_with(&args, &identities).await.map(|(code, _)| code)
+}
+
+/// `--org`: every account of the organization at its own pace; accounts that refuse the role
+/// are named, the others finish, and the exit status says something was left out.
+async fn export_org(args: &ExportArgs) -> Result<ExitCode> {
+    if args.profile.len() > 1 {
+        return Err(Error::Usage(
+            "--org exports every account from one identity: pass at most one --profile (the management or delegated-administrator account)".into(),
+        ));
+    }
+    if args.via == Via::Lake {
+        return Err(Error::Usage(
+            "--org fans out over Event history; an organization's Lake event data store already holds every account: use --via lake without --org".into(),
+        ));
+    }
+    let caller = aws::load(
+        args.profile.first().map(String::as_str),
+        args.endpoint.endpoint_url.as_deref(),
+    )
+    .await?;
+    let scope = trailq::org::Scope {
+        role_name: args.role_name.clone(),
+        accounts: args.accounts.clone(),
+        exclude_accounts: args.exclude_accounts.clone(),
+        all_regions: args.all_regions,
+    };
+    let fan = trailq::org::fan_out(&caller, &scope)
+        .await
+        .map_err(|e| Error::Api(e.to_string()))?;
+    if !args.quiet {
+        note!(
+            "organization: {} ACTIVE accounts; exporting {} (from {}), {} refused",
+            fan.organization_accounts,
+            fan.identities.len(),
+            fan.caller_account,
+            fan.refused.len()
+        );
+    }
+    for r in &fan.refused {
+        note!("warning: account {} left out: {}", r.account, r.reason);
+    }
+    if fan.identities.is_empty() {
+        return Err(Error::Api(
+            "no account of the organization can be exported (every one refused the role)".into(),
+        ));
+    }
+    let (code, _) = export_with(args, &fan.identities).await?;
+    if !fan.refused.is_empty() {
+        note!(
+            "{} left out: {}; the others are exported",
+            crate::terminal::count(fan.refused.len() as u64, "account", "accounts"),
+            fan.refused
+                .iter()
+                .map(|r| r.account.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(ExitCode::from(EXIT_REJECTED));
+    }
+    Ok(code)
 }
 
 /// Runs an export as `args` say, with these identities (the demo brings its own).

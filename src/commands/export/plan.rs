@@ -41,18 +41,22 @@ pub(super) fn plan(args: &ExportArgs, identities: &[Identity]) -> Result<Vec<Pla
     let mut plan = Vec::new();
     let mut place = 0;
     for (i, identity) in identities.iter().enumerate() {
-        let mut regions: Vec<String> = if args.all_regions {
-            ALL_REGIONS.iter().map(|r| (*r).to_owned()).collect()
-        } else if !args.region.is_empty() {
-            args.region.clone()
-        } else {
-            vec![identity.region().ok_or_else(|| aws::AwsError::NoRegion {
-                who: match &identity.profile {
-                    Some(p) => format!("profile `{p}`"),
-                    None => "the default configuration".to_owned(),
-                },
-            })?]
-        };
+        let mut regions: Vec<String> =
+            if let (true, Some(enabled)) = (args.all_regions, &identity.regions) {
+                // What the account itself says it has enabled (--org asks each account).
+                enabled.clone()
+            } else if args.all_regions {
+                ALL_REGIONS.iter().map(|r| (*r).to_owned()).collect()
+            } else if !args.region.is_empty() {
+                args.region.clone()
+            } else {
+                vec![identity.region().ok_or_else(|| aws::AwsError::NoRegion {
+                    who: match &identity.profile {
+                        Some(p) => format!("profile `{p}`"),
+                        None => "the default configuration".to_owned(),
+                    },
+                })?]
+            };
         dedup(&mut regions);
         for region in regions {
             for (key, value) in &attributes {
