@@ -76,6 +76,8 @@ struct State {
     margin: Duration,
     /// The next departure's sequence number.
     next: u64,
+    /// When the first request left.
+    first: Option<Instant>,
 }
 
 impl Pacer {
@@ -89,6 +91,7 @@ impl Pacer {
                 not_before: Instant::now(),
                 margin: MARGIN,
                 next: 0,
+                first: None,
             }),
             answers: std::sync::Mutex::new(VecDeque::new()),
             answered: Notify::new(),
@@ -123,6 +126,7 @@ impl Pacer {
         }
         tokio::time::sleep_until(earliest).await;
         state.last = Some(Instant::now());
+        state.first.get_or_insert(Instant::now());
         state.margin = state.margin.saturating_sub(NARROW).max(MARGIN);
         let seq = state.next;
         state.next += 1;
@@ -132,6 +136,13 @@ impl Pacer {
             answers.pop_front();
         }
         Ticket { pacer: self, seq }
+    }
+
+    /// From the first departure to the last: the time its requests were spread over (what a
+    /// rate achieved is measured on; `None` while one is waiting for its turn or before any).
+    pub fn span(&self) -> Option<Duration> {
+        let state = self.state.try_lock().ok()?;
+        Some(state.last? - state.first?)
     }
 
     /// After a throttle: nobody goes for a second, and the margin widens.

@@ -47,6 +47,7 @@ pub struct DetectArgs {
     /// Report findings of this severity and above: informational, low, medium, high, critical
     #[arg(long, value_name = "SEVERITY", default_value = "medium")]
     pub min_severity: Severity,
+    /// How findings are written
     #[arg(long, value_enum, default_value = "table")]
     pub format: DetectFormat,
     /// Write the findings to this file (it appears whole) instead of standard output

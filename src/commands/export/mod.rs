@@ -459,7 +459,11 @@ pub async fn export_with(
                 skipped: skipped.contains(&s.place),
                 counters: &counters[i],
                 place: s.place,
-                busy: finished[i].unwrap_or_else(|| started.elapsed()),
+                // Its requests' spread: a place's rate is over the time it had requests to
+                // make, not since the export started (200 account-Regions start together).
+                busy: pacers[s.place]
+                    .span()
+                    .unwrap_or_else(|| finished[i].unwrap_or_else(|| started.elapsed())),
             })
             .collect(),
         &written,

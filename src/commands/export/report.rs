@@ -50,7 +50,7 @@ pub struct PlaceSummary {
     pub account: Option<String>,
     pub region: String,
     pub requests: u64,
-    /// Requests over the time the account-Region was busy (until its last stream ended).
+    /// Requests over the time the account-Region made them (its first request to its last).
     pub requests_per_second: f64,
     pub allowed_per_second: f64,
     pub busy_seconds: f64,
