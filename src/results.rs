@@ -248,27 +248,40 @@ pub fn check_target(path: &Path) -> Result<(), ResultsError> {
     Ok(())
 }
 
+/// Writes `path` whole: `fill` writes a hidden temporary file, which is synced and renamed over
+/// `path`; on any failure the temporary file goes and `path` is left as it was.
+fn write_whole(
+    path: &Path,
+    fill: impl FnOnce(BufWriter<File>) -> Result<BufWriter<File>, ResultsError>,
+) -> Result<(), ResultsError> {
+    let tmp = partial_of(path);
+    let io_err = |source| ResultsError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::create(&tmp).map_err(io_err)?;
+    let finished = fill(BufWriter::new(file)).and_then(|w| {
+        let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+        file.sync_all().map_err(io_err)?;
+        std::fs::rename(&tmp, path).map_err(io_err)
+    });
+    if finished.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    finished
+}
+
 /// Writes `text` to `out`, or to standard output. Files appear whole.
 pub fn write_text(text: &str, out: Option<&Path>) -> Result<(), ResultsError> {
     match out {
-        Some(path) => {
-            let tmp = partial_of(path);
-            let io_err = |source| ResultsError::Write {
-                path: path.to_owned(),
-                source,
-            };
-            let written = File::create(&tmp).and_then(|mut file| {
-                file.write_all(text.as_bytes())?;
-                file.sync_all()
-            });
-            match written {
-                Ok(()) => std::fs::rename(&tmp, path).map_err(io_err),
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    Err(io_err(e))
-                }
-            }
-        }
+        Some(path) => write_whole(path, |mut w| {
+            w.write_all(text.as_bytes())
+                .map_err(|source| ResultsError::Write {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            Ok(w)
+        }),
         None => {
             let mut stdout = io::stdout().lock();
             stdout
@@ -282,26 +295,7 @@ pub fn write_text(text: &str, out: Option<&Path>) -> Result<(), ResultsError> {
 /// Writes `typed` as `format` to `out`, or to standard output. Files appear whole.
 pub fn write(typed: &Typed, format: Format, out: Option<&Path>) -> Result<(), ResultsError> {
     match out {
-        Some(path) => {
-            let tmp = partial_of(path);
-            let io_err = |source| ResultsError::Write {
-                path: path.to_owned(),
-                source,
-            };
-            let file = File::create(&tmp).map_err(io_err)?;
-            let result = write_to(typed, format, BufWriter::new(file));
-            match result {
-                Ok(w) => {
-                    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
-                    file.sync_all().map_err(io_err)?;
-                    std::fs::rename(&tmp, path).map_err(io_err)
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    Err(e)
-                }
-            }
-        }
+        Some(path) => write_whole(path, |w| write_to(typed, format, w)),
         None => write_to(typed, format, BufWriter::new(io::stdout()))
             .and_then(|mut w| w.flush().map_err(ResultsError::Stdout))
             .map_err(|e| {

@@ -34,6 +34,18 @@ fn planted(now: i64, start: i64, end: i64) -> BTreeSet<String> {
         .collect()
 }
 
+/// `--start START --end END --now NOW`: the window every run here looks at.
+fn window_args(now: i64, start: i64, end: i64) -> [String; 6] {
+    [
+        "--start".to_owned(),
+        format_micros(start),
+        "--end".into(),
+        format_micros(end),
+        "--now".into(),
+        format_micros(now),
+    ]
+}
+
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited")
 }
@@ -63,14 +75,7 @@ fn detect_finds_the_planted_story_and_nothing_ordinary_above_low_on_both_engines
     let (emulator, home, data) = exported(now, start, end);
     let planted = planted(now, start, end);
     assert!(planted.len() >= 18, "{}", planted.len());
-    let window = [
-        "--start".to_owned(),
-        format_micros(start),
-        "--end".into(),
-        format_micros(end),
-        "--now".into(),
-        format_micros(now),
-    ];
+    let window = window_args(now, start, end);
     let detect = |extra: &[&str]| -> Output {
         trailq(
             ["detect", "--data", data.to_str().unwrap(), "--quiet"]
@@ -348,14 +353,7 @@ fn report_shows_the_saved_queries_answers(
     findings: &[Value],
 ) {
     let page = dir.join("report.html");
-    let window = [
-        "--start".to_owned(),
-        format_micros(start),
-        "--end".into(),
-        format_micros(end),
-        "--now".into(),
-        format_micros(now),
-    ];
+    let window = window_args(now, start, end);
     let o = trailq(
         [
             "report",

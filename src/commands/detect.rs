@@ -155,7 +155,7 @@ async fn detect(args: &DetectArgs, library: &Library, now: i64) -> Result<ExitCo
     let (engine, state_path) = match (&args.data, &args.eds) {
         (Some(data), _) => (
             Engine::Local(data.clone()),
-            data.join("_trailq").join("detect-reported.json"),
+            trailq::dataset::layout::detect_reported_file(data),
         ),
         (None, Some(eds)) => {
             let client = args.lake.client().await?;

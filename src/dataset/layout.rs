@@ -39,6 +39,11 @@ pub fn export_state_file(root: &Path) -> PathBuf {
     state_dir(root).join("export.json")
 }
 
+/// What `trailq detect --since-last` already reported from this dataset.
+pub fn detect_reported_file(root: &Path) -> PathBuf {
+    state_dir(root).join("detect-reported.json")
+}
+
 /// Where spilled runs live; everything under it belongs to the run holding the lock.
 pub fn spill_root(root: &Path) -> PathBuf {
     state_dir(root).join("spill")

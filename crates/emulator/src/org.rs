@@ -67,6 +67,19 @@ pub struct Xml {
     pub body: String,
 }
 
+impl Xml {
+    /// STS's error document.
+    pub fn error(status: u16, code: &str, message: &str, request_id: &str) -> Xml {
+        Xml {
+            status,
+            body: format!(
+                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
+                escape(message)
+            ),
+        }
+    }
+}
+
 impl Org {
     pub fn new(
         config: &OrgConfig,
@@ -180,13 +193,8 @@ impl Org {
         now_micros: i64,
         request_id: &str,
     ) -> Xml {
-        let error = |status: u16, code: &str, message: &str| Xml {
-            status,
-            body: format!(
-                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-                escape(message)
-            ),
-        };
+        let error =
+            |status: u16, code: &str, message: &str| Xml::error(status, code, message, request_id);
         let (Some(role_arn), Some(session)) = (form.get("RoleArn"), form.get("RoleSessionName"))
         else {
             return error(

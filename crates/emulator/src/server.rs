@@ -35,7 +35,7 @@ use crate::faults::{FaultKind, Faults};
 use crate::lake::{self, Lake};
 use crate::limits::RateLimiter;
 use crate::lookup::{self, Tokens};
-use crate::org::Org;
+use crate::org::{Org, Xml};
 use crate::store::EventStore;
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
@@ -382,11 +382,7 @@ fn organization(state: &State) -> Result<&Org, ApiError> {
 /// STS (`Action=AssumeRole`), in the query protocol.
 async fn sts(state: &State, parts: &hyper::http::request::Parts, body: Incoming) -> Response<Body> {
     let answer = async {
-        let authorization = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        let caller = authenticate(state, authorization, "AssumeRole")?;
+        let caller = authenticate(state, authorization(parts), "AssumeRole")?;
         let bytes = read_body(body).await?;
         let form: HashMap<String, String> = form_urlencoded::parse(&bytes).into_owned().collect();
         let org = organization(state)?;
@@ -404,15 +400,15 @@ async fn sts(state: &State, parts: &hyper::http::request::Parts, body: Incoming)
         }
     }
     .await;
-    let xml = answer.unwrap_or_else(|e| crate::org::Xml {
-        status: e.status,
-        body: format!(
-            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>0</RequestId></ErrorResponse>",
-            e.code,
-            e.message.replace('&', "&amp;").replace('<', "&lt;")
-        ),
-    });
+    let xml = answer.unwrap_or_else(|e| Xml::error(e.status, e.code, &e.message, "0"));
     plain(xml.status, "text/xml", xml.body)
+}
+
+fn authorization(parts: &hyper::http::request::Parts) -> Option<&str> {
+    parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Account `ListRegions` (REST-JSON).
@@ -421,11 +417,7 @@ async fn list_regions(
     parts: &hyper::http::request::Parts,
     body: Incoming,
 ) -> Result<Value, ApiError> {
-    let authorization = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    let caller = authenticate(state, authorization, "ListRegions")?;
+    let caller = authenticate(state, authorization(parts), "ListRegions")?;
     let bytes = read_body(body).await?;
     let request: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
     Ok(organization(state)?.list_regions(&caller, &request))
