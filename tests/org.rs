@@ -2,9 +2,13 @@
 //! Organizations ListAccounts (paged), STS AssumeRole whose credentials act as the member and
 //! expire, a member that refuses the role, and Account ListRegions with a disabled Region.
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use trailq_events::time::format_micros;
 
 use trailq_emulator::generate::GeneratorConfig;
 use trailq_emulator::limits::Limits;
@@ -12,6 +16,8 @@ use trailq_emulator::org::OrgConfig;
 use trailq_emulator::{DataSource, Emulator, EmulatorConfig};
 
 use crate::util::{aws_cli, aws_cli_as, stderr, stdout};
+
+const DAY: i64 = 86_400_000_000;
 
 #[test]
 fn the_aws_cli_gets_the_accounts_and_working_credentials_from_the_emulator_organization() {
@@ -176,56 +182,94 @@ fn the_aws_cli_gets_the_accounts_and_working_credentials_from_the_emulator_organ
     );
 }
 
-/// `trailq export --org` against the emulator as an organization of 12 accounts × 3 Regions at
-/// CloudTrail's own limits: one member refuses the role, and member credentials last 3 s, much
-/// less than the export.
-#[test]
-fn an_organization_export_gets_every_member_but_the_refusing_one_at_each_ones_pace() {
-    let now = {
-        let t = chrono::Utc::now().timestamp_micros();
-        t - t.rem_euclid(1_000_000)
-    };
-    let accounts: Vec<String> = (0..12)
-        .map(|i| format!("{:012}", 310_000_000_000u64 + i))
-        .collect();
-    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
-    let refusing = accounts[5].clone();
-    let emulator = Emulator::spawn(EmulatorConfig {
+/// The emulator as an organization of `accounts` (the first is the management account) at
+/// CloudTrail's own limits, 3 days of generated events, member credentials lasting 3 s.
+fn organization(accounts: &[String], regions: &[&str], refusing: &[String], now: i64) -> Emulator {
+    Emulator::spawn(EmulatorConfig {
         data: DataSource::Generated(GeneratorConfig {
             seed: 14,
             now_micros: now,
             days: 3,
             events_per_day: 4_000,
-            accounts: accounts.clone(),
-            regions: regions.map(String::from).to_vec(),
+            accounts: accounts.to_vec(),
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
             noise: 0.3,
         }),
         limits: Limits::AWS,
         org: Some(OrgConfig {
-            deny_assume_role: vec![refusing.clone()],
+            deny_assume_role: refusing.to_vec(),
             credential_lifetime: Duration::from_secs(3),
         }),
         ..EmulatorConfig::default()
     })
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("org");
-    let (start, end) = (now - 2 * 86_400_000_000, now);
-    let o = crate::util::trailq_command()
+    .unwrap()
+}
+
+/// `trailq export --org --all-regions` into `out` over the last two days, as the management
+/// account.
+fn export_org(emulator: &Emulator, out: &Path, now: i64, extra: &[&str]) -> Command {
+    let mut command = crate::util::trailq_command();
+    command
         .args([
             "export",
             "--org",
             "--all-regions",
-            "--json",
             "--out",
             out.to_str().unwrap(),
         ])
-        .args(["--start", &trailq_events::time::format_micros(start)])
-        .args(["--end", &trailq_events::time::format_micros(end)])
+        .args(["--start", &format_micros(now - 2 * DAY)])
+        .args(["--end", &format_micros(now)])
+        .args(extra)
         .env("AWS_ACCESS_KEY_ID", "AKIAMANAGEMENT")
         .env("AWS_SECRET_ACCESS_KEY", "secret")
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", emulator.endpoint_url())
+        .env("AWS_ENDPOINT_URL", emulator.endpoint_url());
+    command
+}
+
+/// The Inspector events of the last two days in the ground truth, but the refusing accounts'.
+fn expected(emulator: &Emulator, refusing: &[String], now: i64) -> BTreeSet<String> {
+    emulator
+        .ground_truth()
+        .iter()
+        .filter(|e| !refusing.contains(&e.account))
+        .filter(|e| {
+            e.event_source
+                .as_deref()
+                .is_some_and(|s| trailq_events::cloudtrail::INSPECTOR_SOURCES.contains(&s))
+        })
+        .filter(|e| (now - 2 * DAY..=now).contains(&e.event_time_micros))
+        .map(|e| e.event_id.clone())
+        .collect()
+}
+
+fn exported(out: &Path) -> BTreeSet<String> {
+    crate::util::strings(out, "eventID")
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn now_seconds() -> i64 {
+    let t = chrono::Utc::now().timestamp_micros();
+    t - t.rem_euclid(1_000_000)
+}
+
+/// `trailq export --org` against the emulator as an organization of 12 accounts × 3 Regions at
+/// CloudTrail's own limits: one member refuses the role, and member credentials last 3 s, much
+/// less than the export.
+#[test]
+fn an_organization_export_gets_every_member_but_the_refusing_one_at_each_ones_pace() {
+    let now = now_seconds();
+    let accounts: Vec<String> = (0..12)
+        .map(|i| format!("{:012}", 310_000_000_000u64 + i))
+        .collect();
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+    let refusing = accounts[5].clone();
+    let emulator = organization(&accounts, &regions, std::slice::from_ref(&refusing), now);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("org");
+    let o = export_org(&emulator, &out, now, &["--json"])
         .output()
         .unwrap();
     // Something was left out: not a success, but the others landed.
@@ -235,22 +279,8 @@ fn an_organization_export_gets_every_member_but_the_refusing_one_at_each_ones_pa
         err.contains(&format!("account {refusing} left out: cannot assume arn:aws:iam::{refusing}:role/OrganizationAccountAccessRole: AccessDenied")),
         "{err}"
     );
-    let truth = emulator.ground_truth();
-    let expected: std::collections::BTreeSet<String> = truth
-        .iter()
-        .filter(|e| e.account != refusing)
-        .filter(|e| {
-            e.event_source
-                .as_deref()
-                .is_some_and(|s| trailq_events::cloudtrail::INSPECTOR_SOURCES.contains(&s))
-        })
-        .filter(|e| (start..=end).contains(&e.event_time_micros))
-        .map(|e| e.event_id.clone())
-        .collect();
-    let got: std::collections::BTreeSet<String> = crate::util::strings(&out, "eventID")
-        .into_iter()
-        .flatten()
-        .collect();
+    let expected = expected(&emulator, std::slice::from_ref(&refusing), now);
+    let got = exported(&out);
     assert_eq!(
         got.len(),
         expected.len(),
@@ -262,6 +292,9 @@ fn an_organization_export_gets_every_member_but_the_refusing_one_at_each_ones_pa
         got == expected,
         "the exported eventIDs are the ground truth of the 11 members"
     );
+    // --json gives every stream: 11 accounts × 3 Regions × 3 event sources.
+    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(summary["streams"].as_array().unwrap().len(), 11 * 3 * 3);
     // Each account-Region at its own 2/s, and none throttled.
     let rates = emulator.rates();
     let lookups: Vec<_> = rates
@@ -283,4 +316,69 @@ fn an_organization_export_gets_every_member_but_the_refusing_one_at_each_ones_pa
         .filter(|a| org.credentials_issued(a) > 2)
         .count();
     assert!(renewed > 0, "credentials were renewed as they expired");
+}
+
+/// An organization export killed with SIGKILL at random points, then run again with the same
+/// command until it finishes, holds exactly the members' events; the summary table is one row
+/// per account.
+#[test]
+fn an_organization_export_killed_at_random_points_resumes_to_exactly_the_ground_truth() {
+    let now = now_seconds();
+    let accounts: Vec<String> = (0..6)
+        .map(|i| format!("{:012}", 320_000_000_000u64 + i))
+        .collect();
+    let regions = ["us-east-1", "eu-west-1"];
+    let emulator = organization(&accounts, &regions, &[], now);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("org");
+    let mut rng = fastrand::Rng::with_seed(14);
+    let mut kills = 0;
+    // Four kills at random points (the first run's fan-out included), then to the end.
+    let last = loop {
+        let mut child = export_org(&emulator, &out, now, &["--slice", "6h"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if kills < 4 {
+            let deadline = Instant::now() + Duration::from_millis(rng.u64(1500..5000));
+            while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+                continue;
+            }
+        }
+        break child.wait_with_output().unwrap();
+    };
+    assert!(last.status.success(), "{}", stderr(&last));
+    eprintln!("killed {kills} times before the export finished");
+    assert!(kills > 0);
+    assert!(
+        stderr(&last).contains("resuming the export started"),
+        "{}",
+        stderr(&last)
+    );
+    let got = exported(&out);
+    let expected = expected(&emulator, &[], now);
+    assert_eq!(got.len(), expected.len());
+    assert!(
+        got == expected,
+        "the exported eventIDs are the ground truth"
+    );
+    // 6 accounts × 2 Regions × 3 sources = 36 streams: a row per account, not per stream.
+    let table = stdout(&last);
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| accounts.iter().any(|a| l.starts_with(a.as_str())))
+        .collect();
+    assert_eq!(rows.len(), accounts.len(), "{table}");
+    assert!(table.starts_with("account "), "{table}");
+    assert!(
+        table.contains("account-Regions with ≥ 10 requests: requests/s of the 2/s allowed"),
+        "{table}"
+    );
 }

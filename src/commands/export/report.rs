@@ -1,7 +1,7 @@
 //! What an export prints when it is done: a table per stream and per account-Region (requests/s
 //! achieved against the 2/s allowed), or the same as JSON with `--json`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,6 +14,11 @@ use trailq::dataset::checkpoint::Run;
 use trailq::pipeline::Written;
 use trailq::source::lookup_events::StreamCounters;
 use trailq_events::time::format_micros;
+
+/// Up to this many streams the table has a row each; more are summed per account.
+const STREAM_ROWS_UP_TO: usize = 12;
+/// An account-Region's rate is shown among the others' once it made this many requests.
+const RATE_FROM_REQUESTS: u64 = 10;
 
 pub struct StreamRow<'a> {
     pub profile: String,
@@ -146,6 +151,9 @@ impl Summary {
     }
 
     pub fn print_table(&self) -> Result<()> {
+        if self.streams.len() > STREAM_ROWS_UP_TO {
+            return self.print_by_account();
+        }
         let mut out = io::stdout().lock();
         let mut line = |s: String| writeln!(out, "{s}").map_err(Error::Stdout);
         let width = |f: &dyn Fn(&StreamSummary) -> usize, title: &str| {
@@ -199,7 +207,94 @@ impl Summary {
                 p.allowed_per_second
             ))?;
         }
+        self.print_totals(&mut out)
+    }
+
+    /// Many streams (an organization): a row per account, the account-Regions' rates in one
+    /// line; `--json` still has every stream and account-Region.
+    fn print_by_account(&self) -> Result<()> {
+        let mut out = io::stdout().lock();
+        let mut line = |s: String| writeln!(out, "{s}").map_err(Error::Stdout);
+        #[derive(Default)]
+        struct Account {
+            regions: BTreeSet<String>,
+            skipped: BTreeSet<String>,
+            events: u64,
+            pages: u64,
+            retries: u64,
+            throttles: u64,
+            slowest: Option<f64>,
+        }
+        let mut accounts: BTreeMap<&str, Account> = BTreeMap::new();
+        for s in &self.streams {
+            let a = accounts.entry(&s.profile).or_default();
+            a.regions.insert(s.region.clone());
+            if s.skipped {
+                a.skipped.insert(s.region.clone());
+            }
+            a.events += s.events;
+            a.pages += s.pages;
+            a.retries += s.retries;
+            a.throttles += s.throttles;
+        }
+        // Rates are comparable only with a few intervals behind them.
+        let paced: Vec<&PlaceSummary> = self
+            .places
+            .iter()
+            .filter(|p| !p.allowed_per_second.is_nan() && p.requests >= RATE_FROM_REQUESTS)
+            .collect();
+        for p in &paced {
+            let slowest = &mut accounts.entry(&p.profile).or_default().slowest;
+            let ratio = p.requests_per_second / p.allowed_per_second;
+            *slowest = Some(slowest.map_or(ratio, |s: f64| s.min(ratio)));
+        }
+        let wa = accounts.keys().map(|a| a.len()).max().unwrap_or(0).max(7);
         line(format!(
+            "{:<wa$} {:>7} {:>8} {:>6} {:>7} {:>9} {:>13}",
+            "account", "Regions", "events", "pages", "retries", "throttles", "slowest rate"
+        ))?;
+        for (name, a) in &accounts {
+            line(format!(
+                "{name:<wa$} {:>7} {:>8} {:>6} {:>7} {:>9} {:>13}{}",
+                a.regions.len() - a.skipped.len(),
+                a.events,
+                a.pages,
+                a.retries,
+                a.throttles,
+                a.slowest.map_or("-".to_owned(), |r| format!("{r:.2}×")),
+                if a.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "  (not enabled: {})",
+                        a.skipped.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            ))?;
+        }
+        line(String::new())?;
+        let mut ratios: Vec<(f64, &PlaceSummary)> = paced
+            .iter()
+            .map(|p| (p.requests_per_second / p.allowed_per_second, *p))
+            .collect();
+        ratios.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((low, p)) = ratios.first() {
+            line(format!(
+                "{} account-Regions with ≥ {RATE_FROM_REQUESTS} requests: requests/s of the {}/s allowed, median {:.2}×, lowest {low:.2}× ({} {}, {} requests)",
+                ratios.len(),
+                p.allowed_per_second,
+                ratios[ratios.len() / 2].0,
+                p.profile,
+                p.region,
+                p.requests
+            ))?;
+        }
+        self.print_totals(&mut out)
+    }
+
+    fn print_totals(&self, out: &mut impl Write) -> Result<()> {
+        writeln!(
+            out,
             "\n{} events received, {} written, {} duplicates dropped, {} filtered out, {} rejected; window {} → {}{}; {:.1} s\ndataset: {}",
             self.events_received,
             self.events_written,
@@ -211,6 +306,7 @@ impl Summary {
             if self.resumed { " (resumed)" } else { "" },
             self.elapsed_seconds,
             self.dataset.display()
-        ))
+        )
+        .map_err(Error::Stdout)
     }
 }
