@@ -54,15 +54,25 @@ pub struct Ticket<'a> {
 impl Ticket<'_> {
     /// The answer (or the failure) came now.
     pub fn answered(self) {}
+
+    /// The answer began to arrive at `at` (its status line), before its body was read and
+    /// decoded: AWS had counted the request by then, and the body's decoding (slow in a debug
+    /// build, or on a busy machine) is no reason to wait.
+    pub fn answered_at(self, at: Instant) {
+        self.record(at);
+    }
+
+    fn record(&self, at: Instant) {
+        let mut answers = self.pacer.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = answers.iter_mut().find(|(seq, _)| *seq == self.seq) {
+            entry.1.get_or_insert(at);
+        }
+    }
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        let mut answers = self.pacer.answers.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = answers.iter_mut().find(|(seq, _)| *seq == self.seq) {
-            entry.1.get_or_insert_with(Instant::now);
-        }
-        drop(answers);
+        self.record(Instant::now());
         self.pacer.answered.notify_waiters();
     }
 }

@@ -32,6 +32,8 @@ use crate::dataset::sink::{DatasetError, DatasetOptions, ParquetDatasetSink, Sin
 const BATCH_ROWS: usize = 4096;
 /// …or record-text bytes, whichever comes first (keeps batches of huge records small).
 const BATCH_TEXT_BYTES: usize = 16 << 20;
+/// How often an export's writer commits what it has taken (a kill loses at most this much).
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// A rejection's reason is cut to this many bytes (the record itself is kept whole).
 const REASON_BYTES: usize = 300;
 
@@ -52,13 +54,22 @@ pub struct Chunk {
 pub struct Filters {
     pub event_names: Vec<String>,
     pub read_only: Option<bool>,
+    /// Keep only events whose eventTime is in `[start, end]` (µs): trail files of a window's
+    /// edge days also hold events just outside it.
+    pub window: Option<(i64, i64)>,
 }
 
 impl Filters {
-    fn keep(&self, event_name: Option<&str>, read_only: Option<bool>) -> bool {
+    fn keep(&self, row: &Row<'_>) -> bool {
+        let event_name = row.scalar(EVENT_NAME);
         (self.event_names.is_empty()
             || event_name.is_some_and(|n| self.event_names.iter().any(|w| w == n)))
-            && self.read_only.is_none_or(|want| read_only == Some(want))
+            && self
+                .read_only
+                .is_none_or(|want| row.read_only == Some(want))
+            && self
+                .window
+                .is_none_or(|(start, end)| (start..=end).contains(&row.event_time_micros))
     }
 }
 
@@ -123,7 +134,7 @@ impl RecordParser {
     ) -> Outcome {
         let outcome = match parse_record(text) {
             Ok(row) => {
-                if !self.filters.keep(row.scalar(EVENT_NAME), row.read_only) {
+                if !self.filters.keep(&row) {
                     return Outcome::Filtered;
                 }
                 self.builder.append(&row, text);
@@ -178,23 +189,42 @@ impl RecordParser {
     /// Every record of one file, through [`Self::push`]; how many items it held, or why the
     /// whole file was skipped or rejected (a rejected file is also in [`Self::drain`]).
     pub fn push_file(&mut self, path: &Path) -> FileOutcome {
-        let origin = path.to_string_lossy();
+        self.push_items(&path.to_string_lossy(), |each| {
+            files::for_each_item(path, each)
+        })
+    }
+
+    /// [`Self::push_file`] for a file fetched into memory: `origin` names it (`s3://…`), `key`
+    /// is its name in the trail layout.
+    pub fn push_object(&mut self, origin: &str, key: &str, raw: Vec<u8>) -> FileOutcome {
+        self.push_items(origin, |each| {
+            files::for_each_item_in(Path::new(key), raw, each)
+        })
+    }
+
+    fn push_items(
+        &mut self,
+        origin: &str,
+        read: impl FnOnce(
+            &mut dyn FnMut(Position, Result<&str, ItemError<'_>>),
+        ) -> Result<Option<SkipKind>, files::FileError>,
+    ) -> FileOutcome {
         let mut records = 0;
-        let read = files::for_each_item(path, |position, item| {
+        let read = read(&mut |position, item| {
             records += 1;
             match item {
                 Ok(record) => {
-                    self.push(&origin, Some(&position), record);
+                    self.push(origin, Some(&position), record);
                 }
                 Err(ItemError { reason, text }) => {
-                    self.reject(&origin, Some(&position), &reason, text)
+                    self.reject(origin, Some(&position), &reason, text)
                 }
             }
         });
         match read {
             Ok(None) => FileOutcome::Read { records },
             Ok(Some(kind)) => FileOutcome::Skipped(kind),
-            Err(e) => self.reject_file(&origin, &e.to_string()),
+            Err(e) => self.reject_file(origin, &e.to_string()),
         }
     }
 
@@ -304,8 +334,11 @@ pub struct Written {
 }
 
 /// An export's writer: chunks of `api` (`LookupEvents`, `CloudTrail Lake`: how rejections name
-/// their origin, with the stream's key) until every sender is gone. Each group of chunks received together
-/// is committed to the dataset before the checkpoint records how far its streams are covered.
+/// their origin, with the stream's key) until every sender is gone. Each chunk is parsed into the
+/// dataset's buffers as it arrives; every [`COMMIT_EVERY`] (and at the end) what was taken is
+/// committed, and then the checkpoint records how far its streams are covered. Committing per
+/// chunk instead would rewrite a day's growing small file once per slice of each of hundreds of
+/// streams (an organization): the writer, not AWS, would set the pace.
 pub fn write_stream_chunks(
     committer: &mut Committer,
     api: &str,
@@ -314,14 +347,23 @@ pub fn write_stream_chunks(
     state: &mut ExportState,
     filters: &Filters,
 ) -> Result<Written, PipelineError> {
+    let runtime = tokio::runtime::Handle::current();
     let mut written = Written::default();
     let mut parser = RecordParser::new(filters.clone());
-    while let Some(first) = chunks.blocking_recv() {
-        let mut received = vec![first];
-        while let Ok(more) = chunks.try_recv() {
-            received.push(more);
-        }
-        for chunk in &received {
+    // Coverage taken but not yet committed: (stream, covered_from).
+    let mut pending: Vec<(usize, i64)> = Vec::new();
+    let mut last_commit = std::time::Instant::now();
+    loop {
+        let next = if pending.is_empty() {
+            Some(chunks.blocking_recv())
+        } else {
+            let left = COMMIT_EVERY.saturating_sub(last_commit.elapsed());
+            runtime
+                .block_on(tokio::time::timeout(left, chunks.recv()))
+                .ok()
+        };
+        let closed = matches!(next, Some(None));
+        if let Some(Some(chunk)) = next {
             let origin = format!("{api} {}", stream_keys[chunk.stream]);
             for text in &chunk.records {
                 written.records += 1;
@@ -342,25 +384,36 @@ pub fn write_stream_chunks(
                     committer.take(item)?;
                 }
             }
-        }
-        if let Some(batch) = parser.flush() {
-            committer.take(Parsed::Batch(batch))?;
-        }
-        let stats = committer.commit()?;
-        written.duplicates = stats.duplicates_dropped;
-        written.rows_written = stats.rows_written;
-        written.files_written = stats.files_written;
-        written.bytes_written = stats.bytes_written;
-        if let Some(run) = state.current.as_mut() {
-            for chunk in &received {
-                let covered = run
-                    .covered_from
-                    .entry(stream_keys[chunk.stream].clone())
-                    .or_insert(i64::MAX);
-                *covered = (*covered).min(chunk.covered_from);
+            pending.push((chunk.stream, chunk.covered_from));
+            if last_commit.elapsed() < COMMIT_EVERY {
+                continue;
             }
         }
-        checkpoint::save(committer.root(), state)?;
+        if !pending.is_empty() {
+            if let Some(batch) = parser.flush() {
+                committer.take(Parsed::Batch(batch))?;
+            }
+            let stats = committer.commit()?;
+            written.duplicates = stats.duplicates_dropped;
+            written.rows_written = stats.rows_written;
+            written.files_written = stats.files_written;
+            written.bytes_written = stats.bytes_written;
+            if let Some(run) = state.current.as_mut() {
+                for (stream, covered_from) in pending.drain(..) {
+                    let covered = run
+                        .covered_from
+                        .entry(stream_keys[stream].clone())
+                        .or_insert(i64::MAX);
+                    *covered = (*covered).min(covered_from);
+                }
+            }
+            pending.clear();
+            checkpoint::save(committer.root(), state)?;
+            last_commit = std::time::Instant::now();
+        }
+        if closed {
+            break;
+        }
     }
     committer.sync_rejected()?;
     Ok(written)

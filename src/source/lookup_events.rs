@@ -18,8 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_cloudtrail::Client;
+use aws_sdk_cloudtrail::config::ConfigBag;
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::LookupAttribute;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use crate::aws::{Failure, backoff, classify};
 use crate::pace::Pacer;
@@ -39,6 +44,9 @@ pub struct StreamCounters {
     pub retries: AtomicU64,
     pub throttles: AtomicU64,
     pub token_restarts: AtomicU64,
+    /// Time spent waiting for the dataset writer to take a finished slice (µs): when it is
+    /// large, the disk, not AWS, set the pace.
+    pub writer_wait_micros: AtomicU64,
     /// The oldest event time reached (µs), for progress; `i64::MAX` before the first page.
     pub reached: std::sync::atomic::AtomicI64,
 }
@@ -102,6 +110,7 @@ impl Stream<'_> {
         let (mut transient, mut throttled, mut restarts) = (0u32, 0u32, 0u32);
         loop {
             let ticket = self.pacer.acquire().await;
+            let arrived = AnswerArrived::default();
             let result = self
                 .client
                 .lookup_events()
@@ -110,9 +119,14 @@ impl Stream<'_> {
                 .end_time(DateTime::from_secs(end.div_euclid(1_000_000)))
                 .max_results(50)
                 .set_next_token(token.clone())
+                .customize()
+                .interceptor(arrived.clone())
                 .send()
                 .await;
-            ticket.answered();
+            match arrived.at() {
+                Some(at) => ticket.answered_at(at),
+                None => ticket.answered(),
+            }
             let page = match result {
                 Ok(page) => page,
                 Err(e) => {
@@ -202,10 +216,44 @@ impl Stream<'_> {
                 covered_from,
                 records: done.into_iter().map(|(_, json)| json).collect(),
             };
+            let waiting = std::time::Instant::now();
             chunks.send(chunk).await.map_err(|_| StreamError::Stopped)?;
+            self.counters
+                .writer_wait_micros
+                .fetch_add(waiting.elapsed().as_micros() as u64, Ordering::Relaxed);
             if token.is_none() {
                 return Ok(());
             }
         }
+    }
+}
+
+/// When a request's answer began to arrive (an SDK interceptor's hook after the response's head
+/// is in, before the body is read and decoded), for [`crate::pace::Ticket::answered_at`].
+#[derive(Debug, Clone, Default)]
+struct AnswerArrived(Arc<std::sync::Mutex<Option<tokio::time::Instant>>>);
+
+impl AnswerArrived {
+    fn at(&self) -> Option<tokio::time::Instant> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Intercept for AnswerArrived {
+    fn name(&self) -> &'static str {
+        "AnswerArrived"
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(tokio::time::Instant::now);
+        Ok(())
     }
 }

@@ -46,6 +46,8 @@ pub struct StreamSummary {
     pub retries: u64,
     pub throttles: u64,
     pub token_restarts: u64,
+    /// Time its finished slices waited for the dataset writer: the disk, not AWS, set the pace.
+    pub writer_wait_seconds: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -138,6 +140,7 @@ impl Summary {
                     retries: r.counters.retries.load(Relaxed),
                     throttles: r.counters.throttles.load(Relaxed),
                     token_restarts: r.counters.token_restarts.load(Relaxed),
+                    writer_wait_seconds: r.counters.writer_wait_micros.load(Relaxed) as f64 / 1e6,
                 })
                 .collect(),
             places: places.into_values().collect(),

@@ -196,7 +196,7 @@ fn has_json_name(name: &str) -> bool {
 
 /// Trails write digests, Insights events and Lake results next to the logs
 /// (`AWSLogs/[o-id/]<acct>/CloudTrail-Digest/…`): recognise them by the folder after the account.
-fn skip_by_layout(path: &Path) -> Option<SkipKind> {
+pub fn skip_by_layout(path: &Path) -> Option<SkipKind> {
     let parts: Vec<_> = path.components().map(|c| c.as_os_str()).collect();
     let logs = parts.iter().position(|p| *p == "AWSLogs")?;
     parts[logs + 1..].iter().find_map(|p| match p.to_str()? {

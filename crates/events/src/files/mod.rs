@@ -23,7 +23,9 @@ use crate::json::{Entries, json_kind};
 
 mod discover;
 
-pub use discover::{Discovered, InputFile, PathError, SkipKind, discover, path_day};
+pub use discover::{
+    Discovered, InputFile, PathError, SkipKind, discover, path_day, skip_by_layout,
+};
 
 /// Why a whole file could not be used. Shown to users after the file name.
 #[derive(Debug)]
@@ -113,6 +115,11 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
     let mut file = File::open(path).map_err(FileError::Io)?;
     let mut raw = Vec::new();
     file.read_to_end(&mut raw).map_err(FileError::Io)?;
+    decode(raw)
+}
+
+/// A file's bytes, gunzipped when they say gzip, as UTF-8 text.
+pub fn decode(raw: Vec<u8>) -> Result<String, FileError> {
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len().saturating_mul(8));
         match MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out) {
@@ -134,9 +141,26 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
 /// is not a file of records (a digest, an Insights file…) and was not read further.
 pub fn for_each_item(
     path: &Path,
+    each: impl FnMut(Position, Result<&str, ItemError<'_>>),
+) -> Result<Option<SkipKind>, FileError> {
+    for_each_item_of(path, read_text(path)?, each)
+}
+
+/// [`for_each_item`] for a file already in memory (an S3 object): `name` is its key, `raw` its
+/// bytes, gzipped or not.
+pub fn for_each_item_in(
+    name: &Path,
+    raw: Vec<u8>,
+    each: impl FnMut(Position, Result<&str, ItemError<'_>>),
+) -> Result<Option<SkipKind>, FileError> {
+    for_each_item_of(name, decode(raw)?, each)
+}
+
+fn for_each_item_of(
+    path: &Path,
+    text: String,
     mut each: impl FnMut(Position, Result<&str, ItemError<'_>>),
 ) -> Result<Option<SkipKind>, FileError> {
-    let text = read_text(path)?;
     match extract(path, &text)? {
         Contents::Records(items) => {
             for (position, item) in items {
