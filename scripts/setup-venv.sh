@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv with the tools the tests and benchmarks use as references (DuckDB CLI and the
-# AWS CLI from PyPI).
+# AWS CLI from PyPI, moto's S3 server).
 # Idempotent: re-installs only when scripts/test-requirements.txt changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +13,4 @@ if [ ! -f "$stamp" ] || ! cmp -s scripts/test-requirements.txt "$stamp"; then
 fi
 "$venv/bin/duckdb" --version >/dev/null
 "$venv/bin/aws" --version >/dev/null 2>&1
+"$venv/bin/moto_server" --help >/dev/null

@@ -22,6 +22,7 @@ pub mod params;
 pub mod pipeline;
 pub mod report;
 pub mod results;
+pub mod s3;
 pub mod source;
 
 /// An error and its causes on one line: `a: b: c`. A cause whose text the line already holds is

@@ -22,7 +22,7 @@ use trailq_events::batch::EventBatchBuilder;
 use trailq_events::files::{self, ItemError, Position, SkipKind};
 use trailq_events::json::truncate;
 use trailq_events::record::{Row, parse_record};
-use trailq_events::schema::{EVENT_NAME, RECIPIENT_ACCOUNT_ID};
+use trailq_events::schema::{AWS_REGION, EVENT_NAME, RECIPIENT_ACCOUNT_ID};
 
 use crate::dataset::checkpoint::{self, CheckpointError, ExportState};
 use crate::dataset::rejected::{RejectLog, Rejection};
@@ -57,6 +57,9 @@ pub struct Filters {
     /// Keep only events whose eventTime is in `[start, end]` (µs): trail files of a window's
     /// edge days also hold events just outside it.
     pub window: Option<(i64, i64)>,
+    /// Keep only these recipient accounts and Regions (empty: all).
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
 }
 
 impl Filters {
@@ -70,6 +73,14 @@ impl Filters {
             && self
                 .window
                 .is_none_or(|(start, end)| (start..=end).contains(&row.event_time_micros))
+            && (self.accounts.is_empty()
+                || row
+                    .scalar(RECIPIENT_ACCOUNT_ID)
+                    .is_some_and(|a| self.accounts.iter().any(|w| w == a)))
+            && (self.regions.is_empty()
+                || row
+                    .scalar(AWS_REGION)
+                    .is_some_and(|r| self.regions.iter().any(|w| w == r)))
     }
 }
 
@@ -209,20 +220,27 @@ impl RecordParser {
             &mut dyn FnMut(Position, Result<&str, ItemError<'_>>),
         ) -> Result<Option<SkipKind>, files::FileError>,
     ) -> FileOutcome {
-        let mut records = 0;
+        let (mut records, mut rejected, mut filtered) = (0, 0, 0);
         let read = read(&mut |position, item| {
             records += 1;
             match item {
-                Ok(record) => {
-                    self.push(origin, Some(&position), record);
-                }
+                Ok(record) => match self.push(origin, Some(&position), record) {
+                    Outcome::Accepted => {}
+                    Outcome::Filtered => filtered += 1,
+                    Outcome::Rejected => rejected += 1,
+                },
                 Err(ItemError { reason, text }) => {
+                    rejected += 1;
                     self.reject(origin, Some(&position), &reason, text)
                 }
             }
         });
         match read {
-            Ok(None) => FileOutcome::Read { records },
+            Ok(None) => FileOutcome::Read {
+                records,
+                rejected,
+                filtered,
+            },
             Ok(Some(kind)) => FileOutcome::Skipped(kind),
             Err(e) => self.reject_file(origin, &e.to_string()),
         }
@@ -242,7 +260,13 @@ impl RecordParser {
 /// What reading one file came to.
 #[derive(Debug)]
 pub enum FileOutcome {
-    Read { records: u64 },
+    /// Its records were read; `rejected` of them did not parse, `filtered` were left out by
+    /// the filters (outside the window…).
+    Read {
+        records: u64,
+        rejected: u64,
+        filtered: u64,
+    },
     Skipped(SkipKind),
     Rejected,
 }

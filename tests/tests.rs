@@ -13,5 +13,6 @@ mod params_properties;
 mod pipes;
 mod queries;
 mod query;
+mod s3;
 mod schema_ddl;
 mod snapshots;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::layout;
 use crate::dataset::sink::write_atomically;
+use crate::source::trail_bucket::SourcesState;
 
 const VERSION: u32 = 1;
 
@@ -68,19 +69,27 @@ pub struct ExportState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("cannot read the export checkpoint `{path}`")]
+    #[error("cannot read the {what} `{path}`")]
     Read {
+        what: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error(
-        "the export checkpoint `{path}` is damaged ({detail}); move it away to start the export over (the dataset itself is fine)"
+        "the {what} `{path}` is damaged ({detail}); move it away to start over (the dataset itself is fine)"
     )]
-    Damaged { path: PathBuf, detail: String },
-    #[error("cannot save the export checkpoint")]
-    Write(#[source] crate::dataset::sink::DatasetError),
+    Damaged {
+        what: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
+    #[error("cannot save the {0}")]
+    Write(&'static str, #[source] crate::dataset::sink::DatasetError),
 }
+
+const EXPORT: &str = "export checkpoint";
+const SOURCES: &str = "record of the S3 folders converted";
 
 pub fn path(root: &Path) -> PathBuf {
     layout::export_state_file(root)
@@ -88,33 +97,73 @@ pub fn path(root: &Path) -> PathBuf {
 
 /// The dataset's export state (empty for a dataset no export wrote).
 pub fn load(root: &Path) -> Result<ExportState, CheckpointError> {
-    let path = path(root);
+    load_state(
+        &path(root),
+        EXPORT,
+        |s: &ExportState| s.version,
+        || ExportState {
+            version: VERSION,
+            ..ExportState::default()
+        },
+    )
+}
+
+pub fn save(root: &Path, state: &ExportState) -> Result<(), CheckpointError> {
+    save_state(&path(root), EXPORT, state)
+}
+
+/// What `convert s3://…` read into the dataset, per account-Region (empty if nothing yet).
+pub fn load_sources(root: &Path) -> Result<SourcesState, CheckpointError> {
+    load_state(
+        &layout::sources_state_file(root),
+        SOURCES,
+        |s: &SourcesState| s.version,
+        || SourcesState {
+            version: VERSION,
+            ..SourcesState::default()
+        },
+    )
+}
+
+pub fn save_sources(root: &Path, state: &SourcesState) -> Result<(), CheckpointError> {
+    save_state(&layout::sources_state_file(root), SOURCES, state)
+}
+
+/// A state file: `fresh()` when there is none yet.
+fn load_state<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+    version: impl Fn(&T) -> u32,
+    fresh: impl FnOnce() -> T,
+) -> Result<T, CheckpointError> {
+    let path = path.to_owned();
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(ExportState {
-                version: VERSION,
-                ..ExportState::default()
-            });
-        }
-        Err(source) => return Err(CheckpointError::Read { path, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(fresh()),
+        Err(source) => return Err(CheckpointError::Read { what, path, source }),
     };
-    let state: ExportState = serde_json::from_str(&text).map_err(|e| CheckpointError::Damaged {
+    let state: T = serde_json::from_str(&text).map_err(|e| CheckpointError::Damaged {
+        what,
         path: path.clone(),
         detail: e.to_string(),
     })?;
-    if state.version != VERSION {
+    if version(&state) != VERSION {
         return Err(CheckpointError::Damaged {
+            what,
             path,
-            detail: format!("version {} is not {VERSION}", state.version),
+            detail: format!("version {} is not {VERSION}", version(&state)),
         });
     }
     Ok(state)
 }
 
-pub fn save(root: &Path, state: &ExportState) -> Result<(), CheckpointError> {
+fn save_state<T: Serialize>(
+    path: &Path,
+    what: &'static str,
+    state: &T,
+) -> Result<(), CheckpointError> {
     let text = serde_json::to_vec_pretty(state).expect("the state serializes");
-    write_atomically(&path(root), &text).map_err(CheckpointError::Write)
+    write_atomically(path, &text).map_err(|e| CheckpointError::Write(what, e))
 }
 
 #[cfg(test)]

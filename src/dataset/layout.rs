@@ -39,6 +39,11 @@ pub fn export_state_file(root: &Path) -> PathBuf {
     state_dir(root).join("export.json")
 }
 
+/// The S3 trail folders `convert s3://…` read into this dataset, and how far (`--since-last`).
+pub fn sources_state_file(root: &Path) -> PathBuf {
+    state_dir(root).join("convert-s3.json")
+}
+
 /// What `trailq detect --since-last` already reported from this dataset.
 pub fn detect_reported_file(root: &Path) -> PathBuf {
     state_dir(root).join("detect-reported.json")

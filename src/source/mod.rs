@@ -3,3 +3,4 @@
 
 pub mod lake;
 pub mod lookup_events;
+pub mod trail_bucket;

@@ -365,7 +365,7 @@ pub async fn export_with(
     let filters = Filters {
         event_names: args.where_event_name.clone(),
         read_only: args.read_only,
-        window: None,
+        ..Filters::default()
     };
     let writer = tokio::task::spawn_blocking(move || {
         let result = write_stream_chunks(

@@ -122,7 +122,7 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
     let filters = Filters {
         event_names: args.where_event_name.clone(),
         read_only: args.read_only,
-        window: None,
+        ..Filters::default()
     };
     let writer_keys = keys.clone();
     let writer = tokio::task::spawn_blocking(move || {

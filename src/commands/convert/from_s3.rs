@@ -1,0 +1,232 @@
+//! `convert s3://…`: which trail files to read ([`plan`]), and reading them ([`feed`]): day
+//! folder by day folder (every account-Region's day D before any day D+1, so the dataset fills
+//! a partition or two at a time, as with local files), up to [`IN_FLIGHT`] GETs at once, each
+//! object handed whole to the parse workers through a bounded channel. Memory stays flat
+//! whatever the bucket's size: at most `IN_FLIGHT` objects downloading plus the channel's few.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use tokio::sync::{Semaphore, mpsc};
+use trailq::s3::{Bucket, S3Url};
+use trailq::source::trail_bucket::{
+    self, DELIVERY_LAG, OVERLAP, Place, Scope, SourcesState, TrailObject,
+};
+use trailq_events::files::skip_by_layout;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// GETs in flight at once (S3 serves thousands a second per prefix; peers use 16–64).
+pub const IN_FLIGHT: usize = 32;
+
+/// Trail folders of the run, and what to read from each.
+pub struct Plan {
+    pub buckets: Vec<Bucket>,
+    /// (bucket index, place).
+    pub places: Vec<(usize, Place)>,
+    /// Per place: read objects delivered in `[from, to]` (µs), or every one (`None`).
+    pub delivered: Vec<Option<(i64, i64)>>,
+    /// Lines about prefixes that could not be listed (the rest is read).
+    pub problems: Vec<String>,
+}
+
+/// Finds the account-Regions under the URLs and what each must read: the window's objects, or
+/// with `since_last` those delivered after what the dataset already holds.
+pub async fn plan(
+    config: &aws_config::SdkConfig,
+    urls: &[S3Url],
+    scope: &Scope,
+    window: Option<(i64, i64)>,
+    since_last: Option<(&SourcesState, i64)>,
+) -> Result<Plan, String> {
+    let mut plan = Plan {
+        buckets: Vec::new(),
+        places: Vec::new(),
+        delivered: Vec::new(),
+        problems: Vec::new(),
+    };
+    for url in urls {
+        let b = match plan.buckets.iter().position(|b| b.name == url.bucket) {
+            Some(b) => b,
+            None => {
+                plan.buckets
+                    .push(trailq::s3::open(config, &url.bucket).await?);
+                plan.buckets.len() - 1
+            }
+        };
+        let found = trail_bucket::find_places(&plan.buckets[b], url, scope).await?;
+        plan.problems.extend(found.problems);
+        for place in found.places {
+            if !plan.places.iter().any(|(_, p)| p.url == place.url) {
+                plan.places.push((b, place));
+            }
+        }
+    }
+    for (_, place) in &plan.places {
+        plan.delivered.push(match (since_last, window) {
+            (Some((state, now)), _) => {
+                // From the newest file read here before (less the overlap for late ones), or
+                // for a folder new since then, from where the last run's window ended.
+                let from = state
+                    .places
+                    .get(&place.key())
+                    .map(|p| p.through)
+                    .or(state.last_end)
+                    .ok_or_else(|| {
+                        "--since-last: no convert from S3 into this dataset yet; run it once with --start or --last (or without --since-last)".to_owned()
+                    })?;
+                Some((from - OVERLAP, now + DELIVERY_LAG))
+            }
+            // A file is named for its delivery, after its events: one delivered before the
+            // window's first minute holds none of them.
+            (None, Some((start, end))) => Some((start - 60_000_000, end + DELIVERY_LAG)),
+            (None, None) => None,
+        });
+    }
+    Ok(plan)
+}
+
+/// One object fetched, for a parse worker.
+pub struct Fetched {
+    pub object: TrailObject,
+    pub url: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What reading the bucket has done so far (for progress and the summary).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub places_done: AtomicU64,
+    pub objects_listed: AtomicU64,
+    pub bytes_listed: AtomicU64,
+    pub objects_fetched: AtomicU64,
+    pub bytes_read: AtomicU64,
+}
+
+/// A prefix or object that could not be read.
+#[derive(Debug)]
+pub struct Problem {
+    /// The `s3://` URL, what happened and what to do.
+    pub line: String,
+    pub place: Option<usize>,
+    /// The earliest delivery time it may hold (µs): `--since-last` must look again from there.
+    pub delivered: Option<i64>,
+}
+
+/// Lists the planned day folders and fetches their objects into `out`, until done or `stop`.
+/// What could not be listed or read comes back as [`Problem`]s; the rest is read.
+pub async fn feed(
+    plan: &Plan,
+    state: Option<&SourcesState>,
+    counters: &Arc<Counters>,
+    out: mpsc::Sender<Fetched>,
+    stop: &AtomicBool,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    // Day → the places to list on that day.
+    let mut by_day: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+    for (i, (b, place)) in plan.places.iter().enumerate() {
+        match trail_bucket::days(&plan.buckets[*b], place, plan.delivered[i]).await {
+            Ok(days) => {
+                for day in days {
+                    by_day.entry(day).or_default().push(i);
+                }
+            }
+            Err(f) => problems.push(Problem {
+                line: f.describe(&place.url.to_string()),
+                place: Some(i),
+                delivered: plan.delivered[i].map(|(from, _)| from),
+            }),
+        }
+    }
+    let last_day: BTreeMap<usize, i32> = by_day
+        .iter()
+        .flat_map(|(day, places)| places.iter().map(move |p| (*p, *day)))
+        .collect();
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let (failed_tx, mut failed_rx) = mpsc::unbounded_channel::<Problem>();
+    'days: for (day, places) in &by_day {
+        for &i in places {
+            if stop.load(Relaxed) || out.is_closed() {
+                break 'days;
+            }
+            let (b, place) = &plan.places[i];
+            let bucket = &plan.buckets[*b];
+            let prefix = trail_bucket::day_prefix(place, *day);
+            let listed = trail_bucket::list_day(
+                bucket,
+                &prefix,
+                &counters.objects_listed,
+                &counters.bytes_listed,
+            )
+            .await;
+            let objects = match listed {
+                Ok(objects) => objects,
+                Err(f) => {
+                    problems.push(Problem {
+                        line: f.describe(&bucket_url(bucket, &prefix)),
+                        place: Some(i),
+                        delivered: Some(i64::from(*day) * MICROS_PER_DAY),
+                    });
+                    continue;
+                }
+            };
+            let seen = state.and_then(|s| s.places.get(&place.key()));
+            for (location, size) in objects {
+                let object = TrailObject {
+                    place: i,
+                    delivered: trail_bucket::delivered_at(location.as_ref()),
+                    location,
+                    size,
+                };
+                let wanted = match (plan.delivered[i], object.delivered) {
+                    (Some((from, to)), Some(t)) => (from..=to).contains(&t),
+                    _ => true,
+                };
+                if !wanted
+                    || skip_by_layout(std::path::Path::new(object.key())).is_some()
+                    || seen.is_some_and(|s| s.recent.contains(object.key()))
+                {
+                    continue;
+                }
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    break 'days;
+                };
+                let (bucket, out, failed) = (bucket.clone(), out.clone(), failed_tx.clone());
+                let counters = Arc::clone(counters);
+                let url = bucket_url(&bucket, object.key());
+                tokio::spawn(async move {
+                    match trail_bucket::fetch(&bucket, &object, &counters.bytes_read).await {
+                        Ok(bytes) => {
+                            counters.objects_fetched.fetch_add(1, Relaxed);
+                            let _ = out.send(Fetched { object, url, bytes }).await;
+                        }
+                        Err(f) => {
+                            let _ = failed.send(Problem {
+                                line: f.describe(&url),
+                                place: Some(object.place),
+                                delivered: object.delivered,
+                            });
+                        }
+                    }
+                    // Only now: an object waiting for a parse worker still counts as in flight.
+                    drop(permit);
+                });
+            }
+            if last_day.get(&i) == Some(day) {
+                counters.places_done.fetch_add(1, Relaxed);
+            }
+        }
+    }
+    // Every fetch has finished once all permits are back.
+    let _ = permits.acquire_many(IN_FLIGHT as u32).await;
+    drop(failed_tx);
+    while let Some(problem) = failed_rx.recv().await {
+        problems.push(problem);
+    }
+    problems
+}
+
+fn bucket_url(bucket: &Bucket, key: &str) -> String {
+    format!("s3://{}/{key}", bucket.name)
+}

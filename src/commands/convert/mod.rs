@@ -1,0 +1,723 @@
+//! `trailq convert PATH|s3://BUCKET[/PREFIX]… --out DIR`: CloudTrail files on disk or in S3 →
+//! the Parquet dataset.
+//!
+//! Worker threads (one per core) each take whole files through the pipeline's parse half
+//! (`RecordParser::push_file`, or `push_object` for an object fetched from S3: gunzip, split into
+//! records, parse, batch): local files first, then the objects [`from_s3::feed`] lists and fetches
+//! on an async runtime. The calling thread owns its commit half (`Committer`: the dataset and the
+//! reject log), so deduplication and file writing need no locks. The channels between them are
+//! bounded, so memory stays flat however many files there are.
+
+mod from_s3;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use trailq::dataset::sink::DatasetOptions;
+use trailq::pipeline::{Committer, FileOutcome, Filters, Parsed, RecordParser};
+use trailq::s3::S3Url;
+use trailq::source::trail_bucket::{Scope, SourcesState};
+use trailq_events::files::{self, InputFile};
+use trailq_events::time::format_micros;
+
+use crate::commands::{parse_span, parse_time};
+use crate::error::{EXIT_REJECTED, Error, Result};
+use crate::terminal::{count, note};
+use from_s3::Fetched;
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Files or folders to read: trail log files ({"Records":[…]}, .json or .json.gz, organization
+    /// layout too), LookupEvents output ({"Events":[…]}), Lake results with eventJson, JSON arrays
+    /// and JSON Lines of records. Folders are walked; digest and Insights files are skipped.
+    /// `s3://BUCKET[/PREFIX]` reads a trail's bucket in place: only the day folders of the window,
+    /// under every account and Region found there
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The dataset folder to write; created if missing. Events already in it are not added again.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Keep only events at or after this time (ISO 8601, UTC)
+    #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with_all = ["last", "since_last"])]
+    pub start: Option<i64>,
+    /// Keep only events at or before this time (ISO 8601, UTC)
+    #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with = "since_last")]
+    pub end: Option<i64>,
+    /// Keep only the last DURATION of events (`7d`, `12h`)
+    #[arg(long, value_name = "DURATION", value_parser = parse_span, conflicts_with = "since_last")]
+    pub last: Option<Duration>,
+    /// s3:// only: read just the objects delivered since the last convert into this dataset
+    /// (per account and Region, looking an hour back for late deliveries)
+    #[arg(long)]
+    pub since_last: bool,
+    /// Only this account (repeatable): s3:// reads only its folders; local files are filtered
+    #[arg(long, value_name = "ID")]
+    pub account: Vec<String>,
+    /// Only this Region (repeatable): s3:// reads only its folders; local files are filtered
+    #[arg(long, value_name = "REGION")]
+    pub region: Vec<String>,
+    /// The AWS profile to read s3:// with [default: the standard chain]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Threads that read and parse files [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar and no summary; rejected inputs are still reported
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Record rejections printed on the terminal; all of them are in the reject log.
+const PRINTED_REJECTIONS: u64 = 10;
+
+/// What a worker hands the thread that owns the dataset.
+enum Msg {
+    Parsed(Parsed),
+    FileDone {
+        file: usize,
+        outcome: FileOutcome,
+    },
+    ObjectDone {
+        fetched: Box<Fetched>,
+        outcome: FileOutcome,
+    },
+}
+
+/// Per account-Region of an S3 source, in the summary.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceSummary {
+    pub folder: String,
+    pub account: String,
+    pub region: String,
+    pub objects: u64,
+    pub records: u64,
+    pub rejected: u64,
+}
+
+/// What reading S3 took.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Summary {
+    pub list_requests: u64,
+    pub get_requests: u64,
+    /// Attempts answered with 429/5xx (SlowDown…) or cut off, and retried or given up.
+    pub failed_attempts: u64,
+    pub objects_listed: u64,
+    pub objects_read: u64,
+    pub bytes_read: u64,
+    pub places: Vec<PlaceSummary>,
+    /// Prefixes and objects that could not be read, one line each.
+    pub skipped: Vec<String>,
+}
+
+/// What `convert` reports at the end (also as `--json`).
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub files_read: u64,
+    pub files_rejected: u64,
+    pub files_skipped: BTreeMap<String, u64>,
+    pub records_read: u64,
+    pub rows_written: u64,
+    pub duplicates_dropped: u64,
+    pub records_rejected: u64,
+    /// Parsed, but outside the window or the --account/--region asked for.
+    pub filtered_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub files_out: u64,
+    pub partitions: u64,
+    /// Small files of earlier runs merged into this run's files.
+    pub files_merged: u64,
+    /// Rows parked on disk for lack of memory before being written (each is encoded once).
+    pub rows_spilled: u64,
+    pub elapsed_seconds: f64,
+    pub dataset: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_log: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Summary>,
+}
+
+pub fn run(args: ConvertArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let (mut urls, mut paths) = (Vec::new(), Vec::new());
+    for path in &args.paths {
+        match path.to_str().and_then(S3Url::parse) {
+            Some(Ok(url)) => urls.push(url),
+            Some(Err(e)) => return Err(Error::Usage(e)),
+            None => paths.push(path.clone()),
+        }
+    }
+    if args.since_last && urls.is_empty() {
+        return Err(Error::Usage(
+            "--since-last reads only the objects of s3:// trails delivered since the last convert; local files are converted whole (events already in the dataset are not added again)".into(),
+        ));
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    let window = window(&args, now)?;
+    let filters = Filters {
+        window: if args.since_last { None } else { window },
+        accounts: args.account.clone(),
+        regions: args.region.clone(),
+        ..Filters::default()
+    };
+    let mut committer = Committer::open(&args.out, DatasetOptions::default())?;
+    let out_dir = std::fs::canonicalize(&args.out).ok();
+    let found = if paths.is_empty() {
+        files::Discovered::default()
+    } else {
+        files::discover(&paths, out_dir.as_deref())?
+    };
+    if urls.is_empty() && found.files.is_empty() && found.skipped.is_empty() {
+        return Err(Error::Usage(format!(
+            "no files to convert under {}",
+            paths
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    // S3: the account-Region folders, and what to read in each.
+    let mut sources = if urls.is_empty() {
+        None
+    } else {
+        Some(trailq::dataset::checkpoint::load_sources(&args.out)?)
+    };
+    let runtime = if urls.is_empty() {
+        None
+    } else {
+        Some(crate::commands::runtime()?)
+    };
+    let plan = match &runtime {
+        None => None,
+        Some(rt) => Some(rt.block_on(async {
+            let identity = trailq::aws::load(args.profile.as_deref(), None).await?;
+            let scope = Scope {
+                accounts: args.account.clone(),
+                regions: args.region.clone(),
+            };
+            let since_last = match (&sources, args.since_last) {
+                (Some(state), true) => Some((state, now)),
+                _ => None,
+            };
+            from_s3::plan(&identity.config, &urls, &scope, window, since_last)
+                .await
+                .map_err(Error::Api)
+        })?),
+    };
+    if let Some(plan) = &plan {
+        for problem in &plan.problems {
+            note!("warning: skipped {problem}");
+        }
+        if plan.places.is_empty() && plan.problems.is_empty() && found.files.is_empty() {
+            return Err(Error::Usage(format!(
+                "no trail folders (AWSLogs/…/ACCOUNT/CloudTrail/REGION/) under {}{}",
+                urls.iter()
+                    .map(|u| u.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if args.account.is_empty() && args.region.is_empty() {
+                    String::new()
+                } else {
+                    " for the --account/--region given".to_owned()
+                }
+            )));
+        }
+    }
+
+    let mut summary = Summary {
+        dataset: args.out.clone(),
+        s3: plan.as_ref().map(|p| S3Summary {
+            places: p
+                .places
+                .iter()
+                .map(|(_, place)| PlaceSummary {
+                    folder: place.key(),
+                    account: place.account.clone(),
+                    region: place.region.clone(),
+                    ..PlaceSummary::default()
+                })
+                .collect(),
+            skipped: p.problems.clone(),
+            ..S3Summary::default()
+        }),
+        ..Summary::default()
+    };
+    for (_, kind) in &found.skipped {
+        *summary.files_skipped.entry(kind.to_string()).or_default() += 1;
+    }
+    let files = found.files;
+    let local_bytes: u64 = files.iter().map(|f| f.bytes).sum();
+    let progress = progress_bar(local_bytes, args.quiet);
+    let workers = args
+        .threads
+        .map(NonZeroUsize::get)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, NonZeroUsize::get));
+    let workers = if plan.is_some() {
+        workers
+    } else {
+        workers.min(files.len()).max(1)
+    };
+
+    let next_file = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let counters = Arc::new(from_s3::Counters::default());
+    let (fetched_tx, fetched_rx) = tokio::sync::mpsc::channel::<Fetched>(workers * 2);
+    let fetched_rx = Mutex::new(fetched_rx);
+    let (tx, rx) = sync_channel::<Msg>(workers);
+    let mut read_state = sources.clone();
+    let outcome = std::thread::scope(|scope| {
+        let feeder = match (&plan, &runtime) {
+            (Some(plan), Some(rt)) => {
+                let (state, counters, stop) = (
+                    if args.since_last {
+                        sources.as_ref()
+                    } else {
+                        None
+                    },
+                    &counters,
+                    &stop,
+                );
+                Some(scope.spawn(move || {
+                    rt.block_on(from_s3::feed(plan, state, counters, fetched_tx, stop))
+                }))
+            }
+            _ => {
+                drop(fetched_tx);
+                None
+            }
+        };
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (files, next_file, stop, fetched, filters) =
+                (&files, &next_file, &stop, &fetched_rx, &filters);
+            scope.spawn(move || worker(files, next_file, fetched, stop, filters, tx));
+        }
+        drop(tx);
+        let result = receive(
+            &rx,
+            &files,
+            &mut committer,
+            &mut summary,
+            &mut read_state,
+            &progress,
+            args.quiet,
+            (local_bytes, &counters),
+        );
+        if result.is_err() {
+            // Let the workers and the feeder see the closed channels or the flag and stop.
+            stop.store(true, Ordering::Relaxed);
+            drop(rx);
+            if let Ok(mut fetched) = fetched_rx.lock() {
+                fetched.close();
+            }
+        }
+        let problems = feeder.map(|f| f.join().unwrap_or_default());
+        result.map(|()| problems.unwrap_or_default())
+    });
+    let problems = match outcome {
+        Ok(problems) => problems,
+        Err(e) => {
+            progress.finish_and_clear();
+            return Err(e);
+        }
+    };
+    let (rejected, log) = committer.rejected();
+    let rejected_log = (rejected > 0).then(|| log.to_owned());
+    // Sorting and writing each partition once takes a while after the last file is read.
+    progress.set_message(format!(
+        "{} records read; writing Parquet files",
+        summary.records_read
+    ));
+    let stats = committer.finish();
+    progress.finish_and_clear();
+    let stats = stats?;
+    // Only now that the dataset holds them: what --since-last will not read again.
+    if let (Some(mut state), Some(plan)) = (read_state.take(), &plan) {
+        for p in &problems {
+            if let (Some(i), Some(at)) = (p.place, p.delivered) {
+                // Not read: the next --since-last must reach back to it.
+                let entry = state.places.entry(plan.places[i].1.key()).or_default();
+                entry.through = entry.through.min(at.saturating_sub(1));
+            }
+        }
+        state.last_end = Some(match (args.since_last, window) {
+            (false, Some((_, end))) => end,
+            _ => now,
+        });
+        state.prune();
+        trailq::dataset::checkpoint::save_sources(&args.out, &state)?;
+        sources = Some(state);
+    }
+    let _ = sources;
+    summary.rows_written = stats.rows_written;
+    summary.duplicates_dropped = stats.duplicates_dropped;
+    summary.bytes_out = stats.bytes_written;
+    summary.files_out = stats.files_written;
+    summary.partitions = stats.partitions;
+    summary.files_merged = stats.files_merged;
+    summary.rows_spilled = stats.rows_spilled;
+    summary.bytes_in = local_bytes + counters.bytes_read.load(Ordering::Relaxed);
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    summary.rejected_log = rejected_log;
+    if let (Some(s3), Some(plan)) = (summary.s3.as_mut(), &plan) {
+        let requests = plan.buckets.iter().map(|b| &b.requests);
+        s3.list_requests = requests
+            .clone()
+            .map(|r| r.lists.load(Ordering::Relaxed))
+            .sum();
+        s3.get_requests = requests
+            .clone()
+            .map(|r| r.gets.load(Ordering::Relaxed))
+            .sum();
+        s3.failed_attempts = requests.map(|r| r.failed.load(Ordering::Relaxed)).sum();
+        s3.objects_listed = counters.objects_listed.load(Ordering::Relaxed);
+        s3.objects_read = counters.objects_fetched.load(Ordering::Relaxed);
+        s3.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
+        s3.skipped.extend(problems.iter().map(|p| p.line.clone()));
+    }
+    for p in &problems {
+        note!("warning: skipped {}", p.line);
+    }
+    if args.json {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &summary).map_err(|e| Error::Stdout(e.into()))?;
+        writeln!(out).map_err(Error::Stdout)?;
+    } else if !args.quiet {
+        print_summary(&summary)?;
+    }
+    let skipped = summary.s3.as_ref().map_or(0, |s| s.skipped.len());
+    if skipped > 0 {
+        note!(
+            "{} could not be read (above); the rest is in the dataset. Fix access and run the same command again: what is already in is not added twice",
+            count(skipped as u64, "prefix or object", "prefixes or objects")
+        );
+    }
+    if summary.records_rejected > 0 || summary.files_rejected > 0 {
+        if let Some(log) = &summary.rejected_log {
+            note!(
+                "{} rejected record(s) and {} rejected file(s): every one is in `{}` with its reason",
+                summary.records_rejected,
+                summary.files_rejected,
+                log.display()
+            );
+        }
+        return Ok(ExitCode::from(EXIT_REJECTED));
+    }
+    if skipped > 0 {
+        return Ok(ExitCode::from(EXIT_REJECTED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--start/--end/--last` as a window (µs), if any.
+fn window(args: &ConvertArgs, now: i64) -> Result<Option<(i64, i64)>> {
+    let end = args.end.unwrap_or(now);
+    let start = match (args.start, args.last) {
+        (Some(start), _) => Some(start),
+        (None, Some(last)) => Some(end - last.as_micros() as i64),
+        (None, None) => None,
+    };
+    match (start, args.end) {
+        (None, None) => Ok(None),
+        (start, _) => {
+            let start = start.unwrap_or(i64::MIN / 2);
+            if end < start {
+                return Err(Error::Usage(format!(
+                    "the window ends ({}) before it starts ({}): pick a later --end",
+                    format_micros(end),
+                    format_micros(start)
+                )));
+            }
+            Ok(Some((start, end)))
+        }
+    }
+}
+
+fn progress_bar(total_bytes: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {binary_bytes}/{binary_total_bytes} \
+             {binary_bytes_per_sec} ETA {eta}  {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The dataset side: commits what the workers parsed, logs and shows rejections, keeps the
+/// counts, and notes which S3 objects are in (for `--since-last`).
+#[allow(clippy::too_many_arguments)]
+fn receive(
+    rx: &Receiver<Msg>,
+    files: &[InputFile],
+    committer: &mut Committer,
+    summary: &mut Summary,
+    read: &mut Option<SourcesState>,
+    progress: &ProgressBar,
+    quiet: bool,
+    (local_bytes, counters): (u64, &from_s3::Counters),
+) -> Result<()> {
+    for msg in rx {
+        let (outcome, bytes) = match msg {
+            Msg::Parsed(item) => {
+                let Some(r) = committer.take(item)? else {
+                    continue;
+                };
+                if r.whole_file {
+                    progress.suspend(|| note!("rejected file `{}`: {}", r.origin, r.reason));
+                    continue;
+                }
+                summary.records_rejected += 1;
+                if summary.records_rejected <= PRINTED_REJECTIONS {
+                    progress.suspend(|| {
+                        note!(
+                            "rejected record at `{}` {}: {}",
+                            r.origin,
+                            r.position.as_deref().unwrap_or(""),
+                            r.reason
+                        )
+                    });
+                } else if summary.records_rejected == PRINTED_REJECTIONS + 1 && !quiet {
+                    progress.suspend(|| note!("(more rejected records: see the reject log)"));
+                }
+                continue;
+            }
+            Msg::FileDone { file, outcome } => (outcome, files[file].bytes),
+            Msg::ObjectDone { fetched, outcome } => {
+                let object = &fetched.object;
+                if let Some(place) = summary.s3.as_mut().map(|s| &mut s.places[object.place]) {
+                    place.objects += 1;
+                    if let FileOutcome::Read {
+                        records, rejected, ..
+                    } = &outcome
+                    {
+                        place.records += records;
+                        place.rejected += rejected;
+                    }
+                    if let Some(state) = read.as_mut() {
+                        state.read(
+                            &place.folder,
+                            object.key(),
+                            object.delivered.unwrap_or(i64::MIN),
+                        );
+                    }
+                }
+                (outcome, object.size)
+            }
+        };
+        match outcome {
+            FileOutcome::Read {
+                records, filtered, ..
+            } => {
+                summary.files_read += 1;
+                summary.records_read += records;
+                summary.filtered_out += filtered;
+            }
+            FileOutcome::Skipped(kind) => {
+                *summary.files_skipped.entry(kind.to_string()).or_default() += 1
+            }
+            FileOutcome::Rejected => summary.files_rejected += 1,
+        }
+        progress.inc(bytes);
+        if summary.s3.is_some() {
+            use std::sync::atomic::Ordering::Relaxed;
+            progress.set_length(local_bytes + counters.bytes_listed.load(Relaxed));
+            let secs = progress.elapsed().as_secs_f64().max(0.001);
+            progress.set_message(format!(
+                "listed {} objects ({} account-Regions done), read {}; {} records ({:.0}/s)",
+                counters.objects_listed.load(Relaxed),
+                counters.places_done.load(Relaxed),
+                counters.objects_fetched.load(Relaxed),
+                summary.records_read,
+                summary.records_read as f64 / secs
+            ));
+        } else {
+            progress.set_message(format!("{} records", summary.records_read));
+        }
+    }
+    Ok(())
+}
+
+/// The reading side: takes local files one at a time until none are left, then the objects
+/// fetched from S3, parsing on this thread.
+fn worker(
+    files: &[InputFile],
+    next: &AtomicUsize,
+    fetched: &Mutex<tokio::sync::mpsc::Receiver<Fetched>>,
+    stop: &AtomicBool,
+    filters: &Filters,
+    tx: SyncSender<Msg>,
+) {
+    let mut parser = RecordParser::new(filters.clone());
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= files.len() || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let outcome = parser.push_file(&files[i].path);
+        for item in parser.drain() {
+            if tx.send(Msg::Parsed(item)).is_err() {
+                return; // the receiver is gone
+            }
+        }
+        if tx.send(Msg::FileDone { file: i, outcome }).is_err() {
+            return;
+        }
+    }
+    loop {
+        // The lock is held only while waiting: the next worker waits behind it.
+        let next = match fetched.lock() {
+            Ok(mut rx) => rx.blocking_recv(),
+            Err(_) => None,
+        };
+        let Some(mut object) = next else { break };
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let bytes = std::mem::take(&mut object.bytes);
+        let outcome = parser.push_object(&object.url, object.object.key(), bytes);
+        for item in parser.drain() {
+            if tx.send(Msg::Parsed(item)).is_err() {
+                return;
+            }
+        }
+        let done = Msg::ObjectDone {
+            fetched: Box::new(object),
+            outcome,
+        };
+        if tx.send(done).is_err() {
+            return;
+        }
+    }
+    if let Some(batch) = parser.flush() {
+        let _ = tx.send(Msg::Parsed(Parsed::Batch(batch)));
+    }
+}
+
+fn print_summary(s: &Summary) -> Result<()> {
+    let mut out = io::stdout().lock();
+    let skipped = if s.files_skipped.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; skipped {}",
+            s.files_skipped
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let secs = s.elapsed_seconds.max(1e-9);
+    writeln!(
+        out,
+        "read {} ({}){}{skipped}\n\
+         {}: {} written, {} duplicates dropped, {} rejected{}\n\
+         wrote {} ({}) in {} of `{}` in {:.1} s ({:.0} records/s)",
+        count(s.files_read, "file", "files"),
+        human_bytes(s.bytes_in),
+        if s.files_rejected > 0 {
+            format!(", {} rejected", s.files_rejected)
+        } else {
+            String::new()
+        },
+        count(s.records_read, "record", "records"),
+        s.rows_written,
+        s.duplicates_dropped,
+        s.records_rejected,
+        if s.filtered_out > 0 {
+            format!(
+                ", {} outside the window or accounts/Regions asked for",
+                s.filtered_out
+            )
+        } else {
+            String::new()
+        },
+        count(s.files_out, "file", "files"),
+        human_bytes(s.bytes_out),
+        count(s.partitions, "partition", "partitions"),
+        s.dataset.display(),
+        s.elapsed_seconds,
+        s.records_read as f64 / secs,
+    )
+    .map_err(Error::Stdout)?;
+    if let Some(s3) = &s.s3 {
+        writeln!(
+            out,
+            "s3: {} listed with {}, {} read ({}) with {}; {} retried",
+            count(s3.objects_listed, "object", "objects"),
+            count(s3.list_requests, "list request", "list requests"),
+            count(s3.objects_read, "object", "objects"),
+            human_bytes(s3.bytes_read),
+            count(s3.get_requests, "GET", "GETs"),
+            count(s3.failed_attempts, "failed attempt", "failed attempts"),
+        )
+        .map_err(Error::Stdout)?;
+        let wa = s3
+            .places
+            .iter()
+            .map(|p| p.account.len())
+            .max()
+            .unwrap_or(0)
+            .max(7);
+        let wr = s3
+            .places
+            .iter()
+            .map(|p| p.region.len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        writeln!(
+            out,
+            "{:<wa$} {:<wr$} {:>8} {:>9} {:>8}",
+            "account", "region", "objects", "records", "rejected"
+        )
+        .map_err(Error::Stdout)?;
+        for p in &s3.places {
+            writeln!(
+                out,
+                "{:<wa$} {:<wr$} {:>8} {:>9} {:>8}",
+                p.account, p.region, p.objects, p.records, p.rejected
+            )
+            .map_err(Error::Stdout)?;
+        }
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

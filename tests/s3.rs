@@ -1,0 +1,590 @@
+//! `trailq convert s3://…` against a real S3 implementation nobody here wrote: moto's server
+//! (installed into .venv by scripts/test.sh), with the trail written by the emulator's generator in
+//! the organization layout (3 accounts × 3 Regions × 4 days, digest and Insights files beside
+//! it), uploaded with the AWS CLI. Faults come from a proxy of our own between trailq and moto
+//! (`tests/tools/s3_fault_proxy.py`): SlowDown 503s, resets, bodies cut short, AccessDenied.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use trailq_emulator::generate::{Generator, GeneratorConfig};
+use trailq_emulator::trail_files::write_trail_files;
+
+use crate::util::{stderr, stdout};
+
+const DAY: i64 = 86_400_000_000;
+const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
+const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+const ORG: &str = "o-s3test0001";
+
+fn venv(bin: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(bin)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto's S3 server on a free port.
+fn moto() -> Server {
+    let bin = venv("moto_server");
+    assert!(
+        bin.exists(),
+        "moto_server not found at {}: run scripts/test.sh, which installs it into .venv",
+        bin.display()
+    );
+    let port = free_port();
+    let child = Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// The fault proxy in front of `upstream`.
+fn proxy(upstream: &str, faults: &[&str]) -> Server {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/s3_fault_proxy.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(["--upstream", upstream])
+        .args(faults)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("listening ")
+        .expect("the proxy starts");
+    Server {
+        url: format!("http://127.0.0.1:{port}"),
+        child,
+    }
+}
+
+fn proxy_stats(proxy: &Server) -> Value {
+    let o = Command::new("curl")
+        .args(["-s", &format!("{}/_proxy/stats", proxy.url)])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn aws(endpoint: &str, args: &[&str]) -> Output {
+    let o = crate::util::aws_cli(endpoint, "AKIATEST", "us-east-1", args);
+    assert!(o.status.success(), "aws {args:?}: {}", stderr(&o));
+    o
+}
+
+/// The organization's trail: gzipped log files, and digest and Insights files beside them.
+struct Trail {
+    dir: tempfile::TempDir,
+    generator: Generator,
+    now: i64,
+}
+
+fn trail(days: u32) -> Trail {
+    let now = {
+        let t = chrono::Utc::now().timestamp_micros();
+        t - t.rem_euclid(1_000_000)
+    };
+    let generator = Generator::new(GeneratorConfig {
+        seed: 13,
+        now_micros: now,
+        days,
+        events_per_day: 600,
+        accounts: ACCOUNTS.map(String::from).to_vec(),
+        regions: REGIONS.map(String::from).to_vec(),
+        noise: 0.5,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write_trail_files(&generator, dir.path(), ORG, 2).unwrap();
+    let day = chrono::DateTime::from_timestamp_micros(now)
+        .unwrap()
+        .format("%Y/%m/%d")
+        .to_string();
+    for account in ACCOUNTS {
+        for (folder, name) in [
+            ("CloudTrail-Digest", "CloudTrail-Digest"),
+            ("CloudTrail-Insight", "CloudTrail-Insight"),
+        ] {
+            let path = dir.path().join(format!(
+                "AWSLogs/{ORG}/{account}/{folder}/us-east-1/{day}/{account}_{name}_us-east-1_org-trail_us-east-1_20261130T000000Z.json.gz"
+            ));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            crate::util::write_gz(
+                &path,
+                r#"{"awsAccountId":"x","digestStartTime":"2026-11-30T00:00:00Z","logFiles":[]}"#,
+            );
+        }
+    }
+    Trail {
+        dir,
+        generator,
+        now,
+    }
+}
+
+impl Trail {
+    /// Every generated eventID with its time.
+    fn events(&self) -> Vec<(String, i64)> {
+        (0..self.generator.day_count())
+            .flat_map(|d| self.generator.day(d))
+            .map(|e| (e.event_id, e.time_micros))
+            .collect()
+    }
+
+    fn ids_between(&self, start: i64, end: i64) -> BTreeSet<String> {
+        self.events()
+            .into_iter()
+            .filter(|(_, t)| (start..=end).contains(t))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// The trail's log files (not digests), relative to the trail's root.
+    fn log_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        let mut stack = vec![self.dir.path().to_owned()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.to_str().unwrap().contains("/CloudTrail/") {
+                    files.push(p.strip_prefix(self.dir.path()).unwrap().to_owned());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+}
+
+/// A bucket in moto holding `dir` under `prefix`.
+fn upload(endpoint: &str, bucket: &str, dir: &Path, prefix: &str) {
+    aws(endpoint, &["s3", "mb", &format!("s3://{bucket}")]);
+    aws(
+        endpoint,
+        &[
+            "s3",
+            "cp",
+            "--recursive",
+            "--quiet",
+            dir.to_str().unwrap(),
+            &format!("s3://{bucket}/{prefix}"),
+        ],
+    );
+}
+
+/// `trailq convert` with S3 at `endpoint`.
+fn convert_s3(endpoint: &str, args: &[&str]) -> Command {
+    let mut c = crate::util::trailq_command();
+    c.arg("convert")
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIATEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL_S3", endpoint);
+    c
+}
+
+fn run_json(mut c: Command) -> (i32, Value, String) {
+    let o = c.output().unwrap();
+    let summary = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("summary is JSON ({e}): {}\n{}", stdout(&o), stderr(&o)));
+    (o.status.code().unwrap(), summary, stderr(&o))
+}
+
+fn ids(out: &Path) -> BTreeSet<String> {
+    crate::util::strings(out, "eventID")
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// (eventID, eventJson) of every row: the whole record, as stored.
+fn rows(out: &Path) -> BTreeSet<(String, String)> {
+    let ids = crate::util::strings(out, "eventID");
+    let json = crate::util::strings(out, "eventJson");
+    ids.into_iter()
+        .zip(json)
+        .map(|(i, j)| (i.unwrap(), j.unwrap()))
+        .collect()
+}
+
+#[test]
+fn convert_from_s3_is_the_local_convert_and_lists_only_the_windows_day_folders() {
+    let trail = trail(4);
+    let moto = moto();
+    upload(&moto.url, "org-trail", trail.dir.path(), "");
+    let counting = proxy(&moto.url, &[]);
+    let dir = tempfile::tempdir().unwrap();
+
+    // The whole trail: the same dataset as converting a local copy.
+    let (local, from_s3) = (dir.path().join("local"), dir.path().join("s3"));
+    let (code, _, err) = crate::util::convert(&[trail.dir.path()], &local);
+    assert_eq!(code, 0, "{err}");
+    let (code, summary, err) = run_json(convert_s3(
+        &counting.url,
+        &[
+            "s3://org-trail",
+            "--json",
+            "--out",
+            from_s3.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        rows(&from_s3),
+        rows(&local),
+        "the same rows, record for record"
+    );
+    assert_eq!(
+        ids(&from_s3),
+        trail.ids_between(i64::MIN, i64::MAX),
+        "every generated event"
+    );
+    let logs = trail.log_files().len() as u64;
+    assert_eq!(summary["s3"]["objectsRead"], logs);
+    assert_eq!(summary["files_skipped"], serde_json::json!({}));
+    let places = summary["s3"]["places"].as_array().unwrap();
+    assert_eq!(places.len(), 9, "3 accounts × 3 Regions");
+    assert_eq!(
+        places
+            .iter()
+            .map(|p| p["objects"].as_u64().unwrap())
+            .sum::<u64>(),
+        logs
+    );
+    // Digest and Insights folders are never even listed.
+    let stats = proxy_stats(&counting);
+    let prefixes: Vec<&str> = stats["list_prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        prefixes
+            .iter()
+            .all(|p| !p.contains("Digest") && !p.contains("Insight")),
+        "{prefixes:?}"
+    );
+
+    // A window: exactly its events, and the list requests grow with days × account-Regions.
+    // Discovery is 6 listings (the bucket, AWSLogs/, the organization, each account's
+    // CloudTrail/); then one per account-Region and day folder (each holds < 1,000 objects).
+    let mut lists = Vec::new();
+    for days in [1, 2] {
+        let out = dir.path().join(format!("window-{days}"));
+        let (start, end) = (
+            trail.now - 3 * DAY + DAY / 3,
+            trail.now - (3 - days) * DAY + DAY / 3,
+        );
+        let (code, summary, err) = run_json(convert_s3(
+            &moto.url,
+            &[
+                "s3://org-trail/",
+                "--json",
+                "--start",
+                &trailq_events::time::format_micros(start),
+                "--end",
+                &trailq_events::time::format_micros(end),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            ids(&out),
+            trail.ids_between(start, end),
+            "exactly the window"
+        );
+        assert!(
+            summary["filtered_out"].as_u64().unwrap() > 0,
+            "edge days hold events outside"
+        );
+        let listed = summary["s3"]["listRequests"].as_u64().unwrap();
+        // The window's days, and the day after its end for files delivered after midnight.
+        let day_folders = ((end + 3_600_000_000) / DAY - (start - 60_000_000) / DAY + 1) as u64;
+        assert_eq!(listed, 6 + 9 * day_folders, "{days} day(s)");
+        assert!(summary["s3"]["objectsRead"].as_u64().unwrap() < logs);
+        lists.push(listed);
+    }
+    assert!(lists[1] > lists[0]);
+}
+
+#[test]
+fn since_last_reads_only_what_arrived_since_including_a_late_delivery() {
+    let trail = trail(3);
+    let moto = moto();
+    let files = trail.log_files();
+    // The first delivery: files named before the cut, but one held back (it arrives late).
+    let cut = trail.now - DAY;
+    let named =
+        |f: &PathBuf| trailq::source::trail_bucket::delivered_at(f.to_str().unwrap()).unwrap();
+    let (early, later): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|f| named(f) < cut);
+    let late = *early
+        .iter()
+        .rfind(|f| named(f) > cut - 1_800_000_000)
+        .unwrap();
+    let first = tempfile::tempdir().unwrap();
+    for f in early.iter().filter(|f| **f != late) {
+        let to = first.path().join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(trail.dir.path().join(f), to).unwrap();
+    }
+    upload(&moto.url, "org-trail", first.path(), "trails/main/");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events");
+    let url = "s3://org-trail/trails/main";
+    let (code, summary, err) = run_json(convert_s3(
+        &moto.url,
+        &[url, "--json", "--out", out.to_str().unwrap()],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary["s3"]["objectsRead"], early.len() as u64 - 1);
+
+    // Then the rest arrives, with the late file among it.
+    let second = tempfile::tempdir().unwrap();
+    for f in later.iter().chain([&late]) {
+        let to = second.path().join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(trail.dir.path().join(f), to).unwrap();
+    }
+    aws(
+        &moto.url,
+        &[
+            "s3",
+            "cp",
+            "--recursive",
+            "--quiet",
+            second.path().to_str().unwrap(),
+            &format!("{url}/"),
+        ],
+    );
+    let (code, summary, err) = run_json(convert_s3(
+        &moto.url,
+        &[
+            url,
+            "--since-last",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        summary["s3"]["objectsRead"],
+        later.len() as u64 + 1,
+        "only the new objects, the late one included"
+    );
+    assert_eq!(summary["duplicates_dropped"], 0);
+    assert_eq!(ids(&out), trail.ids_between(i64::MIN, i64::MAX));
+    // Nothing new: nothing read.
+    let (code, summary, err) = run_json(convert_s3(
+        &moto.url,
+        &[
+            url,
+            "--since-last",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary["s3"]["objectsRead"], 0);
+}
+
+#[test]
+fn killed_at_random_points_under_faults_it_resumes_to_exactly_the_events() {
+    let trail = trail(3);
+    let moto = moto();
+    upload(&moto.url, "org-trail", trail.dir.path(), "");
+    let faulty = proxy(
+        &moto.url,
+        &[
+            "--slowdown-every",
+            "7",
+            "--reset-every",
+            "13",
+            "--truncate-every",
+            "5",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events");
+    let mut rng = fastrand::Rng::with_seed(13);
+    let mut kills = 0;
+    let last = loop {
+        let mut child = convert_s3(
+            &faulty.url,
+            &["s3://org-trail", "--json", "--out", out.to_str().unwrap()],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        if kills < 3 {
+            let deadline = Instant::now() + Duration::from_millis(rng.u64(300..4000));
+            while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+                // Whatever is visible between runs is whole Parquet (read_files asserts it).
+                let _ = crate::util::read_files(&out);
+                continue;
+            }
+        }
+        break child.wait_with_output().unwrap();
+    };
+    assert!(last.status.success(), "{}", stderr(&last));
+    assert!(kills > 0);
+    let summary: Value = serde_json::from_slice(&last.stdout).unwrap();
+    assert!(summary["s3"]["failedAttempts"].as_u64().unwrap() > 0);
+    let stats = proxy_stats(&faulty);
+    for fault in ["slowdowns", "resets", "truncated"] {
+        assert!(stats[fault].as_u64().unwrap() > 0, "{fault}: {stats}");
+    }
+    assert_eq!(ids(&out), trail.ids_between(i64::MIN, i64::MAX));
+    let total: usize = crate::util::read_files(&out)
+        .iter()
+        .flat_map(|(_, batches)| batches.iter().map(|b| b.num_rows()))
+        .sum();
+    assert_eq!(total, trail.events().len(), "nothing landed twice");
+}
+
+#[test]
+fn s3_errors_name_the_bucket_prefix_or_key_and_the_rest_lands() {
+    let trail = trail(2);
+    let moto = moto();
+    upload(&moto.url, "org-trail", trail.dir.path(), "");
+    let dir = tempfile::tempdir().unwrap();
+
+    let o = convert_s3(&moto.url, &["s3://no-such-trail", "--out"])
+        .arg(dir.path().join("a"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: s3://no-such-trail/: the bucket does not exist (NoSuchBucket); check its name, and the account and endpoint in use"
+    );
+
+    // One account-Region denied (a per-account KMS key, say), one object truncated at rest.
+    let denied = format!("{}/CloudTrail/eu-west-1/", ACCOUNTS[1]);
+    let corrupt_key = {
+        let files = trail.log_files();
+        let f = files
+            .iter()
+            .find(|f| {
+                f.to_str()
+                    .unwrap()
+                    .contains(&format!("{}/CloudTrail/us-east-1/", ACCOUNTS[2]))
+            })
+            .unwrap()
+            .clone();
+        let bytes = std::fs::read(trail.dir.path().join(&f)).unwrap();
+        let cut = dir.path().join("cut.json.gz");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        aws(
+            &moto.url,
+            &[
+                "s3",
+                "cp",
+                "--quiet",
+                cut.to_str().unwrap(),
+                &format!("s3://org-trail/{}", f.display()),
+            ],
+        );
+        f.to_str().unwrap().to_owned()
+    };
+    let denying = proxy(&moto.url, &["--deny", &denied]);
+    let out = dir.path().join("events");
+    let (code, summary, err) = run_json(convert_s3(
+        &denying.url,
+        &["s3://org-trail", "--json", "--out", out.to_str().unwrap()],
+    ));
+    assert_eq!(code, 1, "something was skipped: {err}");
+    assert!(
+        err.contains(&format!("s3://org-trail/AWSLogs/{ORG}/{denied}"))
+            && err.contains("AccessDenied"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("rejected file `s3://org-trail/{corrupt_key}`")),
+        "{err}"
+    );
+    let rejected = std::fs::read_to_string(out.join("_trailq/rejected.jsonl")).unwrap();
+    assert!(
+        rejected.contains(&format!("s3://org-trail/{corrupt_key}")),
+        "{rejected}"
+    );
+    assert_eq!(summary["files_rejected"], 1);
+    // Every other account-Region landed.
+    let got = ids(&out);
+    let place =
+        |e: &trailq_emulator::generate::GeneratedEvent| (e.account.clone(), e.region.clone());
+    let denied_place = (ACCOUNTS[1].to_owned(), "eu-west-1".to_owned());
+    let expected: BTreeSet<String> = (0..trail.generator.day_count())
+        .flat_map(|d| trail.generator.day(d))
+        .filter(|e| {
+            place(e) != denied_place && !(e.account == ACCOUNTS[2] && e.region == "us-east-1")
+        })
+        .map(|e| e.event_id)
+        .collect();
+    assert!(
+        expected.is_subset(&got),
+        "every other account-Region landed"
+    );
+    assert!(got.iter().all(|id| {
+        !trail
+            .generator
+            .day(0)
+            .iter()
+            .chain(trail.generator.day(1).iter())
+            .any(|e| &e.event_id == id && place(e) == denied_place)
+    }));
+}
