@@ -8,7 +8,8 @@
 # Gives records/s, wall time and peak RSS, and moto's own CPU time during the S3 read (moto is a
 # single Python process: when it is the bottleneck, its CPU says so).
 # Usage: scripts/bench-s3.sh [EVENTS_PER_DAY=100000] [DAYS=10]   TRAILQ=path picks the binary
-# (default target/release/trailq if built and newer than Cargo.lock, else the debug build).
+# (default target/release/trailq if built and newer than Cargo.lock, else the debug build);
+# SHAPES="real-shaped" runs one shape only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 per_day=${1:-100000}
@@ -91,5 +92,9 @@ print(f"{records:,} records, {s3['rows_written']:,} rows in both datasets. From 
       f"({(cpu1 - cpu0) / ws * 100:.0f}% of a core).")
 EOF
 }
-bench "generator" "$generated" "bench-generated"
-bench "real-shaped" "$real" "bench-real"
+for shape in ${SHAPES:-generator real-shaped}; do
+  case $shape in
+    generator) bench "generator" "$generated" "bench-generated" ;;
+    real-shaped) bench "real-shaped" "$real" "bench-real" ;;
+  esac
+done

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
+use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
 use trailq::s3::{Bucket, S3Url};
 use trailq::source::trail_bucket::{
@@ -16,6 +17,8 @@ use trailq::source::trail_bucket::{
 use trailq_events::files::skip_by_layout;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// Day folders listed ahead of the one being fetched.
+const LISTS_AHEAD: usize = 8;
 /// GETs in flight at once (S3 serves thousands a second per prefix; peers use 16–64).
 pub const IN_FLIGHT: usize = 32;
 
@@ -145,14 +148,20 @@ pub async fn feed(
         .collect();
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let (failed_tx, mut failed_rx) = mpsc::unbounded_channel::<Problem>();
-    'days: for (day, places) in &by_day {
-        for &i in places {
-            if stop.load(Relaxed) || out.is_closed() {
-                break 'days;
+    // Day folders are listed a few ahead of the fetching, in order: with few objects a folder
+    // (big files, or a quiet Region), one listing after another would leave the GETs idle.
+    let folders: Vec<(i32, usize)> = by_day
+        .iter()
+        .flat_map(|(day, places)| places.iter().map(move |i| (*day, *i)))
+        .collect();
+    let mut listings = futures::stream::iter(folders.iter().map(|&(day, i)| {
+        let (b, place) = &plan.places[i];
+        let bucket = &plan.buckets[*b];
+        let prefix = trail_bucket::day_prefix(place, day);
+        async move {
+            if stop.load(Relaxed) {
+                return None;
             }
-            let (b, place) = &plan.places[i];
-            let bucket = &plan.buckets[*b];
-            let prefix = trail_bucket::day_prefix(place, *day);
             let listed = trail_bucket::list_day(
                 bucket,
                 &prefix,
@@ -160,62 +169,75 @@ pub async fn feed(
                 &counters.bytes_listed,
             )
             .await;
-            let objects = match listed {
-                Ok(objects) => objects,
-                Err(f) => {
-                    problems.push(Problem {
-                        line: f.describe(&bucket_url(bucket, &prefix)),
-                        place: Some(i),
-                        delivered: Some(i64::from(*day) * MICROS_PER_DAY),
-                    });
-                    continue;
-                }
-            };
-            let seen = state.and_then(|s| s.places.get(&place.key()));
-            for (location, size) in objects {
-                let object = TrailObject {
-                    place: i,
-                    delivered: trail_bucket::delivered_at(location.as_ref()),
-                    location,
-                    size,
-                };
-                let wanted = match (plan.delivered[i], object.delivered) {
-                    (Some((from, to)), Some(t)) => (from..=to).contains(&t),
-                    _ => true,
-                };
-                if !wanted
-                    || skip_by_layout(std::path::Path::new(object.key())).is_some()
-                    || seen.is_some_and(|s| s.recent.contains(object.key()))
-                {
-                    continue;
-                }
-                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                    break 'days;
-                };
-                let (bucket, out, failed) = (bucket.clone(), out.clone(), failed_tx.clone());
-                let counters = Arc::clone(counters);
-                let url = bucket_url(&bucket, object.key());
-                tokio::spawn(async move {
-                    match trail_bucket::fetch(&bucket, &object, &counters.bytes_read).await {
-                        Ok(bytes) => {
-                            counters.objects_fetched.fetch_add(1, Relaxed);
-                            let _ = out.send(Fetched { object, url, bytes }).await;
-                        }
-                        Err(f) => {
-                            let _ = failed.send(Problem {
-                                line: f.describe(&url),
-                                place: Some(object.place),
-                                delivered: object.delivered,
-                            });
-                        }
-                    }
-                    // Only now: an object waiting for a parse worker still counts as in flight.
-                    drop(permit);
+            Some((day, i, prefix, listed))
+        }
+    }))
+    .buffered(LISTS_AHEAD);
+    'days: while let Some(next) = listings.next().await {
+        let Some((day, i, prefix, listed)) = next else {
+            break;
+        };
+        let day = &day;
+        if stop.load(Relaxed) || out.is_closed() {
+            break 'days;
+        }
+        let (b, place) = &plan.places[i];
+        let bucket = &plan.buckets[*b];
+        let objects = match listed {
+            Ok(objects) => objects,
+            Err(f) => {
+                problems.push(Problem {
+                    line: f.describe(&bucket_url(bucket, &prefix)),
+                    place: Some(i),
+                    delivered: Some(i64::from(*day) * MICROS_PER_DAY),
                 });
+                continue;
             }
-            if last_day.get(&i) == Some(day) {
-                counters.places_done.fetch_add(1, Relaxed);
+        };
+        let seen = state.and_then(|s| s.places.get(&place.key()));
+        for (location, size) in objects {
+            let object = TrailObject {
+                place: i,
+                delivered: trail_bucket::delivered_at(location.as_ref()),
+                location,
+                size,
+            };
+            let wanted = match (plan.delivered[i], object.delivered) {
+                (Some((from, to)), Some(t)) => (from..=to).contains(&t),
+                _ => true,
+            };
+            if !wanted
+                || skip_by_layout(std::path::Path::new(object.key())).is_some()
+                || seen.is_some_and(|s| s.recent.contains(object.key()))
+            {
+                continue;
             }
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                break 'days;
+            };
+            let (bucket, out, failed) = (bucket.clone(), out.clone(), failed_tx.clone());
+            let counters = Arc::clone(counters);
+            let url = bucket_url(&bucket, object.key());
+            tokio::spawn(async move {
+                match trail_bucket::fetch(&bucket, &object, &counters.bytes_read).await {
+                    Ok(bytes) => {
+                        counters.objects_fetched.fetch_add(1, Relaxed);
+                        let _ = out.send(Fetched { object, url, bytes }).await;
+                    }
+                    Err(f) => {
+                        let _ = failed.send(Problem {
+                            line: f.describe(&url),
+                            place: Some(object.place),
+                            delivered: object.delivered,
+                        });
+                    }
+                }
+                // Only now: an object waiting for a parse worker still counts as in flight.
+                drop(permit);
+            });
+        }
+        if last_day.get(&i) == Some(day) {
+            counters.places_done.fetch_add(1, Relaxed);
         }
     }
     // Every fetch has finished once all permits are back.

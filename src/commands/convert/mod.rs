@@ -193,7 +193,7 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         )));
     }
     // S3: the account-Region folders, and what to read in each.
-    let mut sources = if urls.is_empty() {
+    let sources = if urls.is_empty() {
         None
     } else {
         Some(trailq::dataset::checkpoint::load_sources(&args.out)?)
@@ -362,9 +362,7 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         });
         state.prune();
         trailq::dataset::checkpoint::save_sources(&args.out, &state)?;
-        sources = Some(state);
     }
-    let _ = sources;
     summary.rows_written = stats.rows_written;
     summary.duplicates_dropped = stats.duplicates_dropped;
     summary.bytes_out = stats.bytes_written;
