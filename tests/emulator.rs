@@ -1087,10 +1087,13 @@ fn out_of_file_descriptors_the_emulator_waits_instead_of_spinning() {
         .stderr(Stdio::null());
     let (mut child, url, drain) = serving(&mut command);
     let addr = url.strip_prefix("http://").unwrap().to_owned();
-    // Idle connections, more than it has descriptors for: the kernel queues the rest.
+    // Idle connections, more than it has descriptors for: the kernel queues the rest. Under a
+    // loaded CI run a few connects were once refused (cause not found; the emulator served again
+    // afterwards is asserted below), so what matters is holding more than its 64 descriptors.
     let held: Vec<std::net::TcpStream> = (0..120)
-        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
         .collect();
+    assert!(held.len() > 64, "only {} connections held", held.len());
     std::thread::sleep(Duration::from_millis(500));
     let before = cpu_seconds(child.id());
     std::thread::sleep(Duration::from_secs(2));
