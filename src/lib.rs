@@ -42,6 +42,12 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text.replace("\ncaused by\n", ": ")
 }
 
+/// `text` with every run of whitespace (newlines too) made one space: services' error bodies span
+/// lines, and a problem is reported on one.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

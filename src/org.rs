@@ -169,7 +169,7 @@ async fn identity(
             let page = page.map_err(|e| {
                 format!(
                     "cannot list its enabled Regions (Account ListRegions): {}",
-                    one_line(&crate::error_chain(&e))
+                    crate::one_line(&crate::error_chain(&e))
                 )
             })?;
             regions.extend(
@@ -199,7 +199,7 @@ async fn assume(sts: &aws_sdk_sts::Client, role: &str) -> Result<Credentials, St
         .await
         .map_err(|e| match (e.code(), e.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
-            _ => one_line(&crate::error_chain(&e)),
+            _ => crate::one_line(&crate::error_chain(&e)),
         })?;
     let c = out
         .credentials()
@@ -263,8 +263,4 @@ impl ProvideCredentials for Renewing {
             .clone();
         future::ProvideCredentials::ready(Ok(current))
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

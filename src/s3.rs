@@ -59,7 +59,7 @@ impl S3Url {
 
     /// The URL of `key` in the same bucket.
     pub fn key_url(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.bucket)
+        key_url(&self.bucket, key)
     }
 }
 
@@ -139,7 +139,7 @@ pub async fn open(config: &aws_config::SdkConfig, bucket: &str) -> Result<Bucket
     };
     let store = builder
         .build()
-        .map_err(|e| format!("s3://{bucket}: {}", one_line(&e.to_string())))?;
+        .map_err(|e| format!("s3://{bucket}: {}", crate::one_line(&e.to_string())))?;
     Ok(Bucket {
         name: bucket.to_owned(),
         store: Arc::new(store),
@@ -158,7 +158,7 @@ pub enum Failure {
 
 impl Failure {
     pub fn of(e: &object_store::Error) -> Failure {
-        let chain = one_line(&error_chain(e));
+        let chain = crate::one_line(&crate::error_chain(e));
         // S3's own words when the answer carried them: `Code: Message`.
         let tag = |name: &str| {
             let open = format!("<{name}>");
@@ -201,23 +201,9 @@ impl Failure {
     }
 }
 
-/// An error with its causes, `a: b: c`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// `s3://BUCKET/KEY`, as errors and summaries name objects and prefixes.
+pub fn key_url(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
 }
 
 /// The SDK's credential chain as object_store's provider, cached until near expiry.

@@ -351,6 +351,8 @@ pub async fn list_day(
         listed_bytes.fetch_add(meta.size, Relaxed);
         objects.push((meta.location, meta.size));
     }
+    // S3 lists in key order; not every server that speaks its API promises to, and `--since-last`
+    // takes a day's last key read as its mark.
     objects.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
     Ok(objects)
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
-use trailq::s3::{Bucket, S3Url};
+use trailq::s3::{self, Bucket, S3Url};
 use trailq::source::trail_bucket::{
     self, DELIVERY_LAG, OVERLAP, Place, Scope, SourcesState, TrailObject,
 };
@@ -187,7 +187,7 @@ pub async fn feed(
             Ok(objects) => objects,
             Err(f) => {
                 problems.push(Problem {
-                    line: f.describe(&bucket_url(bucket, &prefix)),
+                    line: f.describe(&s3::key_url(&bucket.name, &prefix)),
                     place: Some(i),
                     delivered: Some(i64::from(*day) * MICROS_PER_DAY),
                 });
@@ -217,7 +217,7 @@ pub async fn feed(
             };
             let (bucket, out, failed) = (bucket.clone(), out.clone(), failed_tx.clone());
             let counters = Arc::clone(counters);
-            let url = bucket_url(&bucket, object.key());
+            let url = s3::key_url(&bucket.name, object.key());
             tokio::spawn(async move {
                 match trail_bucket::fetch(&bucket, &object, &counters.bytes_read).await {
                     Ok(bytes) => {
@@ -247,8 +247,4 @@ pub async fn feed(
         problems.push(problem);
     }
     problems
-}
-
-fn bucket_url(bucket: &Bucket, key: &str) -> String {
-    format!("s3://{}/{key}", bucket.name)
 }
