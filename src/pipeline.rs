@@ -24,8 +24,11 @@ use trailq_events::json::truncate;
 use trailq_events::record::{Row, parse_record};
 use trailq_events::schema::{AWS_REGION, EVENT_NAME, RECIPIENT_ACCOUNT_ID};
 
+use crate::dataset::Out;
 use crate::dataset::checkpoint::{self, CheckpointError, ExportState};
+use crate::dataset::layout;
 use crate::dataset::rejected::{RejectLog, Rejection};
+use crate::dataset::remote::{Remote, Transfers};
 use crate::dataset::sink::{DatasetError, DatasetOptions, ParquetDatasetSink, SinkStats};
 
 /// Rows a parser gathers before handing a batch over (~2 KB of Arrow each)…
@@ -284,21 +287,52 @@ pub struct Committer {
     sink: ParquetDatasetSink,
     rejects: RejectLog,
     run_id: String,
+    /// Where the dataset is, as the user named it (a folder, or `s3://…` for a remote one).
+    location: String,
+    last_publish: std::time::Instant,
 }
+
+/// How often a dataset in S3 receives what was committed: each publish sends the day's rewritten
+/// small file again, so not at every commit; a kill loses at most this much of the run's work.
+const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Committer {
     /// Opens the dataset at `root` (taking its lock and repairing what a crashed run left).
     pub fn open(root: &Path, options: DatasetOptions) -> Result<Self, DatasetError> {
         let sink = ParquetDatasetSink::open(root, options)?;
-        Ok(Committer {
-            rejects: RejectLog::new(root),
-            run_id: sink.run_id().to_owned(),
-            sink,
-        })
+        Ok(Self::with_sink(sink, root.display().to_string()))
     }
 
+    /// Opens the dataset in S3 at `out` (`--out s3://…`): see [`crate::dataset::remote`].
+    pub async fn open_out(out: &Out, options: DatasetOptions) -> Result<Self, DatasetError> {
+        match out {
+            Out::Dir(root) => Self::open(root, options),
+            Out::S3 { url, config } => {
+                let remote = Remote::open(url, config).await?;
+                let sink = ParquetDatasetSink::open_remote(remote, options)?;
+                Ok(Self::with_sink(sink, url.to_string()))
+            }
+        }
+    }
+
+    fn with_sink(sink: ParquetDatasetSink, location: String) -> Self {
+        Committer {
+            rejects: RejectLog::new(sink.root()),
+            run_id: sink.run_id().to_owned(),
+            sink,
+            location,
+            last_publish: std::time::Instant::now(),
+        }
+    }
+
+    /// The folder written: the dataset itself, or the staging copy of one in S3.
     pub fn root(&self) -> &Path {
         self.sink.root()
+    }
+
+    /// The dataset as the user named it, for messages and summaries.
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
     /// Takes one parsed item; a rejection is logged and handed back for the caller to show.
@@ -321,12 +355,20 @@ impl Committer {
         }
     }
 
-    /// Rejections logged so far, and the log's path.
-    pub fn rejected(&self) -> (u64, &Path) {
-        (self.rejects.count(), self.rejects.path())
+    /// Rejections logged so far, and where the log is (as the user names the dataset).
+    pub fn rejected(&self) -> (u64, String) {
+        (
+            self.rejects.count(),
+            format!(
+                "{}/{}",
+                self.location.trim_end_matches('/'),
+                layout::rejected_name()
+            ),
+        )
     }
 
-    /// Makes everything taken so far durable in the dataset.
+    /// Makes everything taken so far durable in the dataset (in the staging copy, for one in
+    /// S3: [`Committer::publish_if_due`] sends it).
     pub fn commit(&mut self) -> Result<SinkStats, DatasetError> {
         self.sink.commit()
     }
@@ -336,10 +378,30 @@ impl Committer {
         self.rejects.sync()
     }
 
-    /// Commits, syncs the reject log and releases the dataset.
-    pub fn finish(mut self) -> Result<SinkStats, DatasetError> {
+    /// For a dataset in S3, sends what was committed (and the state files) when the last
+    /// publish is [`PUBLISH_EVERY`] old; call it from a thread outside the async runtime.
+    pub fn publish_if_due(&mut self) -> Result<(), DatasetError> {
+        if self.last_publish.elapsed() < PUBLISH_EVERY {
+            return Ok(());
+        }
         self.rejects.sync()?;
-        self.sink.finish()
+        if let Some(remote) = self.sink.remote() {
+            remote.publish()?;
+        }
+        self.last_publish = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// Syncs the reject log and releases the dataset; one in S3 receives what was committed
+    /// first. What was taken after the last commit is not kept.
+    pub async fn close(mut self) -> Result<Option<Transfers>, DatasetError> {
+        self.rejects.sync()?;
+        let remote = self.sink.take_remote();
+        drop(self.sink);
+        match remote {
+            Some(remote) => Ok(Some(remote.close().await?)),
+            None => Ok(None),
+        }
     }
 }
 
@@ -433,6 +495,7 @@ pub fn write_stream_chunks(
             }
             pending.clear();
             checkpoint::save(committer.root(), state)?;
+            committer.publish_if_due()?;
             last_commit = std::time::Instant::now();
         }
         if closed {

@@ -2,8 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -296,41 +295,16 @@ fn an_export_killed_at_random_points_resumes_to_exactly_the_ground_truth() {
     let mut args = window_args(&out, now);
     args.extend(["--quiet".into(), "--slice".into(), "5d".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut rng = fastrand::Rng::with_seed(5);
-    let mut kills = 0;
-    for attempt in 0.. {
-        assert!(attempt < 30, "the export never finished");
-        let mut child = export_command(&emulator, home.path(), &args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_millis(rng.u64(500..4000));
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if std::time::Instant::now() >= deadline {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        match status {
-            Some(status) => {
-                let o = child.wait_with_output().unwrap();
-                assert!(status.success(), "{}", stderr(&o));
-                break;
-            }
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kills += 1;
-                // Whatever is visible between runs is whole Parquet (read_files asserts it).
-                let _ = read_files(&out);
-            }
-        }
-    }
-    eprintln!("killed {kills} times before the export finished");
+    // Killed until one run finishes before its random moment comes (at most 29 kills).
+    let (last, kills) = crate::util::kill_at_random_then_finish(
+        || export_command(&emulator, home.path(), &args),
+        29,
+        500..4000,
+        5,
+        // Whatever is visible between runs is whole Parquet (read_files asserts it).
+        || drop(read_files(&out)),
+    );
+    assert!(last.status.success(), "{}", stderr(&last));
     assert!(kills > 0);
     let truth = emulator.ground_truth();
     assert_same(

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use trailq_events::time::format_micros;
@@ -207,16 +207,16 @@ fn organization(accounts: &[String], regions: &[&str], refusing: &[String], now:
 
 /// `trailq export --org --all-regions` into `out` over the last two days, as the management
 /// account.
-fn export_org(emulator: &Emulator, out: &Path, now: i64, extra: &[&str]) -> Command {
+fn export_org(
+    emulator: &Emulator,
+    out: impl AsRef<std::ffi::OsStr>,
+    now: i64,
+    extra: &[&str],
+) -> Command {
     let mut command = crate::util::trailq_command();
     command
-        .args([
-            "export",
-            "--org",
-            "--all-regions",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        .args(["export", "--org", "--all-regions", "--out"])
+        .arg(out)
         .args(["--start", &format_micros(now - 2 * DAY)])
         .args(["--end", &format_micros(now)])
         .args(extra)
@@ -331,31 +331,15 @@ fn an_organization_export_killed_at_random_points_resumes_to_exactly_the_ground_
     let emulator = organization(&accounts, &regions, &[], now);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("org");
-    let mut rng = fastrand::Rng::with_seed(14);
-    let mut kills = 0;
     // Four kills at random points (the first run's fan-out included), then to the end.
-    let last = loop {
-        let mut child = export_org(&emulator, &out, now, &["--slice", "6h"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        if kills < 4 {
-            let deadline = Instant::now() + Duration::from_millis(rng.u64(1500..5000));
-            while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if child.try_wait().unwrap().is_none() {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kills += 1;
-                continue;
-            }
-        }
-        break child.wait_with_output().unwrap();
-    };
+    let (last, kills) = crate::util::kill_at_random_then_finish(
+        || export_org(&emulator, &out, now, &["--slice", "6h"]),
+        4,
+        1500..5000,
+        14,
+        || {},
+    );
     assert!(last.status.success(), "{}", stderr(&last));
-    eprintln!("killed {kills} times before the export finished");
     assert!(kills > 0);
     assert!(
         stderr(&last).contains("resuming the export started"),
@@ -381,4 +365,51 @@ fn an_organization_export_killed_at_random_points_resumes_to_exactly_the_ground_
         table.contains("account-Regions with ≥ 10 requests: requests/s of the 2/s allowed"),
         "{table}"
     );
+}
+
+/// `--org --out s3://…`: the members' events land in the bucket (moto), and a second run finds
+/// them there and adds nothing.
+#[test]
+fn an_organization_export_to_s3_lands_in_the_bucket_and_a_rerun_adds_nothing() {
+    let now = now_seconds();
+    let accounts: Vec<String> = (0..3)
+        .map(|i| format!("{:012}", 330_000_000_000u64 + i))
+        .collect();
+    let emulator = organization(&accounts, &["us-east-1", "eu-west-1"], &[], now);
+    let moto = crate::s3::moto();
+    crate::s3::aws(&moto.url, &["s3", "mb", "s3://org-datasets"]);
+    let out = "s3://org-datasets/inspector/";
+    let run = || {
+        let o = export_org(&emulator, out, now, &["--json"])
+            .env("AWS_ENDPOINT_URL_S3", &moto.url)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let first = run();
+    assert_eq!(first["dataset"], out);
+    assert!(
+        first["published"]["filesUp"].as_u64().unwrap() > 0,
+        "{first}"
+    );
+    let back = crate::s3::copy_back(&moto.url, out);
+    let expected = expected(&emulator, &[], now);
+    assert!(!expected.is_empty());
+    assert!(
+        exported(back.path()) == expected,
+        "the bucket holds the ground truth"
+    );
+    let again = run();
+    assert_eq!(again["eventsWritten"], 0, "{again}");
+    assert_eq!(
+        again["duplicatesDropped"], again["eventsReceived"],
+        "{again}"
+    );
+    let back = crate::s3::copy_back(&moto.url, out);
+    let rows: usize = crate::util::read_files(back.path())
+        .iter()
+        .flat_map(|(_, batches)| batches.iter().map(|b| b.num_rows()))
+        .sum();
+    assert_eq!(rows, expected.len(), "nothing twice");
 }

@@ -3,6 +3,7 @@
 //! the organization layout (3 accounts × 3 Regions × 4 days, digest and Insights files beside
 //! it), uploaded with the AWS CLI. Faults come from a proxy of our own between trailq and moto
 //! (`tests/tools/s3_fault_proxy.py`): SlowDown 503s, resets, bodies cut short, AccessDenied.
+//! `--out s3://…` datasets are copied back with `aws s3 cp --recursive` and read as any other.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -37,9 +38,9 @@ fn free_port() -> u16 {
 }
 
 /// A process killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Drop for Server {
@@ -50,7 +51,7 @@ impl Drop for Server {
 }
 
 /// moto's S3 server on a free port.
-fn moto() -> Server {
+pub fn moto() -> Server {
     let bin = venv("moto_server");
     assert!(
         bin.exists(),
@@ -108,7 +109,7 @@ fn proxy_stats(proxy: &Server) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn aws(endpoint: &str, args: &[&str]) -> Output {
+pub fn aws(endpoint: &str, args: &[&str]) -> Output {
     let o = crate::util::aws_cli(endpoint, "AKIATEST", "us-east-1", args);
     assert!(o.status.success(), "aws {args:?}: {}", stderr(&o));
     o
@@ -453,33 +454,19 @@ fn killed_at_random_points_under_faults_it_resumes_to_exactly_the_events() {
     );
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("events");
-    let mut rng = fastrand::Rng::with_seed(13);
-    let mut kills = 0;
-    let last = loop {
-        let mut child = convert_s3(
-            &faulty.url,
-            &["s3://org-trail", "--json", "--out", out.to_str().unwrap()],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-        if kills < 3 {
-            let deadline = Instant::now() + Duration::from_millis(rng.u64(300..4000));
-            while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if child.try_wait().unwrap().is_none() {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kills += 1;
-                // Whatever is visible between runs is whole Parquet (read_files asserts it).
-                let _ = crate::util::read_files(&out);
-                continue;
-            }
-        }
-        break child.wait_with_output().unwrap();
-    };
+    let (last, kills) = crate::util::kill_at_random_then_finish(
+        || {
+            convert_s3(
+                &faulty.url,
+                &["s3://org-trail", "--json", "--out", out.to_str().unwrap()],
+            )
+        },
+        3,
+        300..4000,
+        13,
+        // Whatever is visible between runs is whole Parquet (read_files asserts it).
+        || drop(crate::util::read_files(&out)),
+    );
     assert!(last.status.success(), "{}", stderr(&last));
     assert!(kills > 0);
     let summary: Value = serde_json::from_slice(&last.stdout).unwrap();
@@ -587,4 +574,338 @@ fn s3_errors_name_the_bucket_prefix_or_key_and_the_rest_lands() {
             .chain(trail.generator.day(1).iter())
             .any(|e| &e.event_id == id && place(e) == denied_place)
     }));
+}
+
+/// `s3://BUCKET/PREFIX/` copied back to a local folder with the AWS CLI.
+pub fn copy_back(endpoint: &str, url: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    aws(
+        endpoint,
+        &[
+            "s3",
+            "cp",
+            "--recursive",
+            "--quiet",
+            url,
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    dir
+}
+
+/// The keys under `s3://bucket/prefix`.
+fn keys(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
+    let o = aws(
+        endpoint,
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            bucket,
+            "--prefix",
+            prefix,
+            "--query",
+            "Contents[].Key",
+            "--output",
+            "json",
+        ],
+    );
+    serde_json::from_slice::<Option<Vec<String>>>(&o.stdout)
+        .unwrap()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_dataset_written_to_s3_is_the_local_one_and_since_last_finds_its_state_there() {
+    let trail = trail(3);
+    let moto = moto();
+    aws(&moto.url, &["s3", "mb", "s3://datasets"]);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let (code, _, err) = crate::util::convert(&[trail.dir.path()], &local);
+    assert_eq!(code, 0, "{err}");
+
+    // The trail arrives in two deliveries: all but the last day, then the last day.
+    let files = trail.log_files();
+    let cut = trail.now - DAY;
+    let named =
+        |f: &PathBuf| trailq::source::trail_bucket::delivered_at(f.to_str().unwrap()).unwrap();
+    let (early, later): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|f| named(f) < cut);
+    let deliver = |batch: &[&PathBuf], first: bool| {
+        let staged = tempfile::tempdir().unwrap();
+        for f in batch {
+            let to = staged.path().join(f);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(trail.dir.path().join(f), to).unwrap();
+        }
+        if first {
+            upload(&moto.url, "org-trail", staged.path(), "");
+        } else {
+            aws(
+                &moto.url,
+                &[
+                    "s3",
+                    "cp",
+                    "--recursive",
+                    "--quiet",
+                    staged.path().to_str().unwrap(),
+                    "s3://org-trail/",
+                ],
+            );
+        }
+    };
+    let out = "s3://datasets/cloudtrail/org/";
+    deliver(&early, true);
+    let (code, first, err) = run_json(convert_s3(
+        &moto.url,
+        &["s3://org-trail", "--json", "--out", out],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(first["dataset"], out);
+    assert_eq!(first["published"]["filesUp"], first["files_out"]);
+    deliver(&later, false);
+    let (code, second, err) = run_json(convert_s3(
+        &moto.url,
+        &["s3://org-trail", "--since-last", "--json", "--out", out],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        second["s3"]["objectsRead"],
+        later.len() as u64,
+        "the state under the prefix's _trailq/ said what was read: {second}"
+    );
+    // The day the deliveries share was merged into one file: its first file came down, and
+    // was deleted once the merged one was up.
+    assert!(
+        second["published"]["filesDown"].as_u64().unwrap() > 0,
+        "{second}"
+    );
+    assert!(
+        second["published"]["deleted"].as_u64().unwrap() > 0,
+        "{second}"
+    );
+
+    let state = keys(&moto.url, "datasets", "cloudtrail/org/_trailq/");
+    assert!(
+        state.contains(&"cloudtrail/org/_trailq/convert-s3.json".to_owned()),
+        "{state:?}"
+    );
+    assert!(
+        !state
+            .iter()
+            .any(|k| k.ends_with("/lock") || k.ends_with("/publish.json")),
+        "the lock is released and no publish is pending: {state:?}"
+    );
+    let back = copy_back(&moto.url, out);
+    assert_eq!(
+        rows(back.path()),
+        rows(&local),
+        "the same rows as the local convert"
+    );
+    let total: usize = crate::util::read_files(back.path())
+        .iter()
+        .flat_map(|(_, batches)| batches.iter().map(|b| b.num_rows()))
+        .sum();
+    assert_eq!(total, trail.events().len(), "nothing twice");
+    // DuckDB, an independent reader, sees the same rows per day in the copy and the local dataset.
+    let per_day = |root: &Path| {
+        crate::util::duckdb(&format!(
+            "SELECT event_date::VARCHAR AS d, count(*) AS n, count(DISTINCT eventID) AS ids FROM {} GROUP BY 1 ORDER BY 1",
+            crate::util::dataset_sql(root)
+        ))
+    };
+    assert_eq!(per_day(back.path()), per_day(&local));
+}
+
+#[test]
+fn a_dataset_in_s3_has_one_writer_and_a_dead_writers_lock_is_taken_over() {
+    let trail = trail(1);
+    let moto = moto();
+    upload(&moto.url, "org-trail", trail.dir.path(), "");
+    aws(&moto.url, &["s3", "mb", "s3://datasets"]);
+    let out = "s3://datasets/events/";
+    let host = {
+        let o = Command::new("hostname").output().unwrap();
+        stdout(&o).trim().to_owned()
+    };
+    let lock = |pid: u32| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let now = chrono::Utc::now().timestamp();
+        std::fs::write(
+            &path,
+            format!(r#"{{"host":"{host}","pid":{pid},"started":"2026-12-01T00:00:00Z","refreshed_unix":{now}}}"#),
+        )
+        .unwrap();
+        aws(
+            &moto.url,
+            &[
+                "s3",
+                "cp",
+                "--quiet",
+                path.to_str().unwrap(),
+                &format!("{out}_trailq/lock"),
+            ],
+        );
+    };
+    // A live process holds it (this test's own): refused, saying who and what to do.
+    lock(std::process::id());
+    let o = convert_s3(&moto.url, &["s3://org-trail", "--out", out])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "another trailq run (process {} on {host}",
+            std::process::id()
+        )) && err.contains("s3://datasets/events/_trailq/lock"),
+        "{err}"
+    );
+    assert!(
+        keys(&moto.url, "datasets", "events/event_date").is_empty(),
+        "nothing written"
+    );
+    // Its process is gone (killed): the lock is taken over and the run lands.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    lock(dead);
+    let (code, summary, err) = run_json(convert_s3(
+        &moto.url,
+        &["s3://org-trail", "--json", "--out", out],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary["rows_written"], trail.events().len() as u64);
+    assert!(keys(&moto.url, "datasets", "events/_trailq/lock").is_empty());
+}
+
+#[test]
+fn a_convert_to_s3_killed_at_random_points_under_faults_ends_with_exactly_the_events() {
+    let trail = trail(3);
+    let moto = moto();
+    upload(&moto.url, "org-trail", trail.dir.path(), "");
+    aws(&moto.url, &["s3", "mb", "s3://datasets"]);
+    // Reads and writes go through the proxy: SlowDown and resets on PUTs and multipart parts too.
+    let faulty = proxy(
+        &moto.url,
+        &["--slowdown-every", "11", "--reset-every", "17"],
+    );
+    let out = "s3://datasets/events/";
+    let (last, kills) = crate::util::kill_at_random_then_finish(
+        || convert_s3(&faulty.url, &["s3://org-trail", "--json", "--out", out]),
+        4,
+        1000..6000,
+        21,
+        || {
+            // Between runs, what is in the bucket is whole Parquet (read_files asserts it).
+            let back = copy_back(&moto.url, out);
+            drop(crate::util::read_files(back.path()));
+        },
+    );
+    assert!(last.status.success(), "{}", stderr(&last));
+    assert!(kills > 0);
+    let stats = proxy_stats(&faulty);
+    for fault in ["slowdowns", "resets"] {
+        assert!(stats[fault].as_u64().unwrap() > 0, "{fault}: {stats}");
+    }
+    let back = copy_back(&moto.url, out);
+    assert_eq!(ids(back.path()), trail.ids_between(i64::MIN, i64::MAX));
+    let total: usize = crate::util::read_files(back.path())
+        .iter()
+        .flat_map(|(_, batches)| batches.iter().map(|b| b.num_rows()))
+        .sum();
+    assert_eq!(total, trail.events().len(), "nothing landed twice");
+}
+
+#[test]
+fn a_publish_cut_short_is_finished_or_undone_by_the_next_run() {
+    let trail = trail(2);
+    let moto = moto();
+    upload(&moto.url, "org-trail", trail.dir.path(), "");
+    aws(&moto.url, &["s3", "mb", "s3://datasets"]);
+    let out = "s3://datasets/events/";
+    let (code, _, err) = run_json(convert_s3(
+        &moto.url,
+        &["s3://org-trail", "--json", "--out", out],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let data: Vec<String> = keys(&moto.url, "datasets", "events/event_date=")
+        .into_iter()
+        .filter(|k| k.ends_with(".parquet"))
+        .collect();
+    assert!(data.len() >= 2, "{data:?}");
+    let copy = |from: &str, to: &str| {
+        aws(
+            &moto.url,
+            &[
+                "s3",
+                "cp",
+                "--quiet",
+                &format!("s3://datasets/{from}"),
+                &format!("s3://datasets/{to}"),
+            ],
+        );
+    };
+    let beside = |key: &str, name: &str| format!("{}/{name}", key.rsplit_once('/').unwrap().0);
+    // Cut short after its one upload (a merged file: here a copy of the file it replaces): the
+    // next run finishes it, deleting the replaced file.
+    let merged = beside(&data[0], "part-20261202T000000-0000000a-00001.parquet");
+    copy(&data[0], &merged);
+    // Cut short before its second upload: undone, the replaced file stays.
+    let half = beside(&data[1], "part-20261202T000000-0000000b-00001.parquet");
+    let missing = beside(&data[1], "part-20261202T000000-0000000b-00002.parquet");
+    copy(&data[1], &half);
+    let journal = |uploads: &[&str], deletes: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("publish.json");
+        std::fs::write(
+            &path,
+            serde_json::json!({"uploads": uploads, "deletes": deletes}).to_string(),
+        )
+        .unwrap();
+        aws(
+            &moto.url,
+            &[
+                "s3",
+                "cp",
+                "--quiet",
+                path.to_str().unwrap(),
+                "s3://datasets/events/_trailq/publish.json",
+            ],
+        );
+    };
+    journal(&[&merged], &[&data[0]]);
+    let (code, _, err) = run_json(convert_s3(
+        &moto.url,
+        &["s3://org-trail", "--json", "--out", out],
+    ));
+    assert_eq!(code, 0, "{err}");
+    journal(&[&half, &missing], &[&data[1]]);
+    let (code, summary, err) = run_json(convert_s3(
+        &moto.url,
+        &["s3://org-trail", "--json", "--out", out],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary["rows_written"], 0);
+    let now_there = keys(&moto.url, "datasets", "events/");
+    assert!(
+        now_there.contains(&merged) && !now_there.contains(&data[0]),
+        "{now_there:?}"
+    );
+    assert!(
+        now_there.contains(&data[1]) && !now_there.contains(&half),
+        "{now_there:?}"
+    );
+    assert!(
+        !now_there.iter().any(|k| k.ends_with("publish.json")),
+        "{now_there:?}"
+    );
+    let back = copy_back(&moto.url, out);
+    let total: usize = crate::util::read_files(back.path())
+        .iter()
+        .flat_map(|(_, batches)| batches.iter().map(|b| b.num_rows()))
+        .sum();
+    assert_eq!(total, trail.events().len(), "every event once");
+    assert_eq!(ids(back.path()), trail.ids_between(i64::MIN, i64::MAX));
 }

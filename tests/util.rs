@@ -208,3 +208,42 @@ pub fn aws_cli_as(
         .output()
         .expect("aws runs")
 }
+
+/// Runs the command that `start` builds, SIGKILLing it at a random moment (`after_ms`, seeded by
+/// `seed`) up to `kills` times, and `between` after each kill; then once more to its end.
+/// Returns the finished run's output and how many kills there were (a run may finish before
+/// its moment comes).
+pub fn kill_at_random_then_finish(
+    mut start: impl FnMut() -> Command,
+    kills: usize,
+    after_ms: std::ops::Range<u64>,
+    seed: u64,
+    mut between: impl FnMut(),
+) -> (Output, usize) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut killed = 0;
+    loop {
+        let mut child = start()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if killed < kills {
+            let deadline = Instant::now() + Duration::from_millis(rng.u64(after_ms.clone()));
+            while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                killed += 1;
+                between();
+                continue;
+            }
+        }
+        eprintln!("killed {killed} times before the run finished");
+        return (child.wait_with_output().unwrap(), killed);
+    }
+}

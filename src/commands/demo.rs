@@ -83,7 +83,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         args.out.display()
     );
     let export = ExportArgs {
-        out: args.out.clone(),
+        out: crate::commands::OutArg::Dir(args.out.clone()),
         start: None,
         end: None,
         last: Some(Duration::from_secs(90 * 86_400)),

@@ -35,6 +35,56 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
 }
 
+/// `--out DIR|s3://BUCKET/PREFIX`, as given.
+#[derive(Debug, Clone)]
+pub enum OutArg {
+    Dir(std::path::PathBuf),
+    S3(trailq::s3::S3Url),
+}
+
+impl OutArg {
+    pub fn parse(s: &str) -> std::result::Result<OutArg, String> {
+        match trailq::s3::S3Url::parse(s) {
+            Some(Ok(url)) if url.prefix.is_empty() => Err(format!(
+                "`{s}`: write the dataset under a prefix (s3://{}/PREFIX/), not at the top of the bucket",
+                url.bucket
+            )),
+            Some(Ok(url)) => Ok(OutArg::S3(url)),
+            Some(Err(e)) => Err(e),
+            None => Ok(OutArg::Dir(s.into())),
+        }
+    }
+
+    /// The folder, when the dataset is local.
+    pub fn local(&self) -> Option<&std::path::Path> {
+        match self {
+            OutArg::Dir(path) => Some(path),
+            OutArg::S3(_) => None,
+        }
+    }
+
+    /// Where to write; a dataset in S3 with the AWS configuration of `profile` (or the
+    /// standard chain).
+    pub async fn resolve(&self, profile: Option<&str>) -> Result<trailq::dataset::Out> {
+        Ok(match self {
+            OutArg::S3(url) => trailq::dataset::Out::S3 {
+                url: url.clone(),
+                config: Box::new(trailq::aws::load(profile, None).await?.config),
+            },
+            OutArg::Dir(path) => trailq::dataset::Out::Dir(path.clone()),
+        })
+    }
+}
+
+impl std::fmt::Display for OutArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutArg::Dir(path) => write!(f, "{}", path.display()),
+            OutArg::S3(url) => write!(f, "{url}"),
+        }
+    }
+}
+
 /// `--start`, `--now`…: a time as ISO 8601 (UTC unless it says otherwise), to µs.
 pub fn parse_time(s: &str) -> std::result::Result<i64, String> {
     use trailq_events::time::{USER_TIMES, USER_TIMES_TEXT, parse_timestamp_micros};

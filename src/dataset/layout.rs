@@ -3,7 +3,9 @@
 //! ```text
 //! <out>/event_date=YYYY-MM-DD/part-<run>-<n>.parquet     data: hive partition on eventTime's UTC date
 //! <out>/event_date=YYYY-MM-DD/.part-<run>-<n>.parquet.partial   a file being written (never read)
-//! <out>/_trailq/lock                                     held by the one writer (an OS lock)
+//! <out>/_trailq/lock                                     held by the one writer (an OS lock; in S3
+//!                                                        an object created only if absent)
+//! <out>/_trailq/publish.json                             S3 only: a publish that replaces files
 //! <out>/_trailq/rejected.jsonl                           inputs that did not become rows, and why
 //! <out>/_trailq/export.json                              an export's window and progress
 //! <out>/_trailq/replace-<run>-<day>.json                 journal of a partition's small-file merge
@@ -31,7 +33,12 @@ pub fn lock_file(root: &Path) -> PathBuf {
 
 /// Every input that did not become a row, one JSON object a line.
 pub fn rejected_file(root: &Path) -> PathBuf {
-    state_dir(root).join("rejected.jsonl")
+    root.join(rejected_name())
+}
+
+/// [`rejected_file`] relative to the root (also its key under an S3 dataset's prefix).
+pub fn rejected_name() -> String {
+    format!("{STATE_DIR}/rejected.jsonl")
 }
 
 /// An export's window and how far each stream got.
@@ -43,6 +50,10 @@ pub fn export_state_file(root: &Path) -> PathBuf {
 pub fn sources_state_file(root: &Path) -> PathBuf {
     state_dir(root).join("convert-s3.json")
 }
+
+/// State files a dataset in S3 keeps under its `_trailq/` (brought down at the start of a run,
+/// sent back with the data): what a resumed or incremental run reads.
+pub const SHARED_STATE_FILES: [&str; 3] = ["export.json", "convert-s3.json", "rejected.jsonl"];
 
 /// What `trailq detect --since-last` already reported from this dataset.
 pub fn detect_reported_file(root: &Path) -> PathBuf {

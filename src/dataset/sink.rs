@@ -37,6 +37,7 @@ use super::dedup::SeenEvents;
 use super::layout;
 use super::partition_writer::{PartitionJob, PartitionWriter, WriteOutcome, writer_properties};
 use super::recover::recover;
+use super::remote::Remote;
 use super::spill;
 use trailq_events::schema;
 use trailq_events::time::day_of_micros;
@@ -61,6 +62,9 @@ pub enum DatasetError {
     ReadExisting { path: PathBuf, source: ParquetError },
     #[error("cannot arrange rows for the dataset")]
     Arrow(#[from] ArrowError),
+    /// A dataset in S3: one line naming the key and what to do.
+    #[error("{0}")]
+    Remote(String),
 }
 
 type Result<T> = std::result::Result<T, DatasetError>;
@@ -138,6 +142,8 @@ pub struct ParquetDatasetSink {
     /// Data files named so far by this run.
     files_named: u64,
     stats: SinkStats,
+    /// A dataset in S3: `root` is its staging copy, kept in step by this.
+    remote: Option<Remote>,
     _lock: File,
 }
 
@@ -182,14 +188,32 @@ impl ParquetDatasetSink {
             spilling: None,
             files_named: 0,
             stats: SinkStats::default(),
+            remote: None,
             _lock: lock,
         };
         recover(root)?;
         Ok(sink)
     }
 
+    /// Opens a dataset in S3 through `remote`'s staging folder.
+    pub fn open_remote(remote: Remote, options: DatasetOptions) -> Result<Self> {
+        let mut sink = ParquetDatasetSink::open(remote.staging(), options)?;
+        sink.remote = Some(remote);
+        Ok(sink)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The dataset in S3 this sink writes, if it does.
+    pub fn remote(&mut self) -> Option<&mut Remote> {
+        self.remote.as_mut()
+    }
+
+    /// Hands over the S3 side (to publish and release it asynchronously).
+    pub fn take_remote(&mut self) -> Option<Remote> {
+        self.remote.take()
     }
 
     pub fn run_id(&self) -> &str {
@@ -416,6 +440,9 @@ impl ParquetDatasetSink {
     fn ensure_loaded(&mut self, day: i32) -> Result<()> {
         if self.partitions.contains_key(&day) {
             return Ok(());
+        }
+        if let Some(remote) = &mut self.remote {
+            remote.fetch_partition(day, &layout::partition_dir(&self.root, day))?;
         }
         let mut partition = Partition::default();
         for (path, _) in data_files(&self.partition_dir(day))? {

@@ -23,14 +23,15 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use trailq::dataset::sink::DatasetOptions;
+use trailq::dataset::remote::Transfers;
+use trailq::dataset::sink::{DatasetOptions, SinkStats};
 use trailq::pipeline::{Committer, FileOutcome, Filters, Parsed, RecordParser};
 use trailq::s3::S3Url;
 use trailq::source::trail_bucket::{Scope, SourcesState};
 use trailq_events::files::{self, InputFile};
 use trailq_events::time::format_micros;
 
-use crate::commands::{parse_span, parse_time};
+use crate::commands::{OutArg, parse_span, parse_time};
 use crate::error::{EXIT_REJECTED, Error, Result};
 use crate::terminal::{count, note};
 use from_s3::Fetched;
@@ -44,9 +45,10 @@ pub struct ConvertArgs {
     /// under every account and Region found there
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// The dataset folder to write; created if missing. Events already in it are not added again.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    /// The dataset to write: a folder (created if missing) or s3://BUCKET/PREFIX. Events already
+    /// in it are not added again
+    #[arg(long, value_name = "DIR|URL", value_parser = OutArg::parse)]
+    pub out: OutArg,
     /// Keep only events at or after this time (ISO 8601, UTC)
     #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with_all = ["last", "since_last"])]
     pub start: Option<i64>,
@@ -66,7 +68,7 @@ pub struct ConvertArgs {
     /// Only this Region (repeatable): s3:// reads only its folders; local files are filtered
     #[arg(long, value_name = "REGION")]
     pub region: Vec<String>,
-    /// The AWS profile to read s3:// with [default: the standard chain]
+    /// The AWS profile to read and write s3:// with [default: the standard chain]
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Threads that read and parse files [default: one per core]
@@ -145,43 +147,35 @@ pub struct Summary {
     /// Rows parked on disk for lack of memory before being written (each is encoded once).
     pub rows_spilled: u64,
     pub elapsed_seconds: f64,
-    pub dataset: PathBuf,
+    /// The folder or `s3://` URL written.
+    pub dataset: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rejected_log: Option<PathBuf>,
+    pub rejected_log: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Summary>,
+    /// `--out s3://`: what was sent to the bucket (and brought down from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<Transfers>,
 }
 
 pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let (mut urls, mut paths) = (Vec::new(), Vec::new());
-    for path in &args.paths {
-        match path.to_str().and_then(S3Url::parse) {
-            Some(Ok(url)) => urls.push(url),
-            Some(Err(e)) => return Err(Error::Usage(e)),
-            None => paths.push(path.clone()),
-        }
-    }
-    if args.since_last && urls.is_empty() {
-        return Err(Error::Usage(
-            "--since-last reads only the objects of s3:// trails delivered since the last convert; local files are converted whole (events already in the dataset are not added again)".into(),
-        ));
-    }
+    let (urls, paths) = split_inputs(&args)?;
     let now = chrono::Utc::now().timestamp_micros();
     let window = window(&args, now)?;
-    let filters = Filters {
-        window: if args.since_last { None } else { window },
-        accounts: args.account.clone(),
-        regions: args.region.clone(),
-        ..Filters::default()
-    };
-    let mut committer = Committer::open(&args.out, DatasetOptions::default())?;
-    let out_dir = std::fs::canonicalize(&args.out).ok();
-    let found = if paths.is_empty() {
-        files::Discovered::default()
+    let runtime = crate::commands::runtime()?;
+    let config = if urls.is_empty() {
+        None
     } else {
-        files::discover(&paths, out_dir.as_deref())?
+        Some(
+            runtime
+                .block_on(trailq::aws::load(args.profile.as_deref(), None))?
+                .config,
+        )
     };
+    let out = runtime.block_on(args.out.resolve(args.profile.as_deref()))?;
+    let mut committer = runtime.block_on(Committer::open_out(&out, DatasetOptions::default()))?;
+    let found = discover(&args, &paths, &committer)?;
     if urls.is_empty() && found.files.is_empty() && found.skipped.is_empty() {
         return Err(Error::Usage(format!(
             "no files to convert under {}",
@@ -196,108 +190,203 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     let sources = if urls.is_empty() {
         None
     } else {
-        Some(trailq::dataset::checkpoint::load_sources(&args.out)?)
+        Some(trailq::dataset::checkpoint::load_sources(committer.root())?)
     };
-    let runtime = if urls.is_empty() {
-        None
-    } else {
-        Some(crate::commands::runtime()?)
-    };
-    let plan = match &runtime {
-        None => None,
-        Some(rt) => Some(rt.block_on(async {
-            let identity = trailq::aws::load(args.profile.as_deref(), None).await?;
-            let scope = Scope {
-                accounts: args.account.clone(),
-                regions: args.region.clone(),
-            };
-            let since_last = match (&sources, args.since_last) {
-                (Some(state), true) => Some((state, now)),
-                _ => None,
-            };
-            from_s3::plan(&identity.config, &urls, &scope, window, since_last)
-                .await
-                .map_err(Error::Api)
-        })?),
-    };
-    if let Some(plan) = &plan {
-        for problem in &plan.problems {
-            note!("warning: skipped {problem}");
+    let plan = match &config {
+        Some(config) => {
+            let since_last = sources
+                .as_ref()
+                .filter(|_| args.since_last)
+                .map(|s| (s, now));
+            let plan = runtime.block_on(plan_s3(&args, config, &urls, window, since_last))?;
+            if plan.places.is_empty() && plan.problems.is_empty() && found.files.is_empty() {
+                return Err(no_trail_folders(&args, &urls));
+            }
+            Some(plan)
         }
-        if plan.places.is_empty() && plan.problems.is_empty() && found.files.is_empty() {
-            return Err(Error::Usage(format!(
-                "no trail folders (AWSLogs/…/ACCOUNT/CloudTrail/REGION/) under {}{}",
-                urls.iter()
-                    .map(|u| u.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if args.account.is_empty() && args.region.is_empty() {
-                    String::new()
-                } else {
-                    " for the --account/--region given".to_owned()
-                }
-            )));
-        }
-    }
+        _ => None,
+    };
 
-    let mut summary = Summary {
-        dataset: args.out.clone(),
-        s3: plan.as_ref().map(|p| S3Summary {
-            places: p
-                .places
-                .iter()
-                .map(|(_, place)| PlaceSummary {
-                    folder: place.key(),
-                    account: place.account.clone(),
-                    region: place.region.clone(),
-                    ..PlaceSummary::default()
-                })
-                .collect(),
-            skipped: p.problems.clone(),
-            ..S3Summary::default()
-        }),
-        ..Summary::default()
-    };
-    for (_, kind) in &found.skipped {
-        *summary.files_skipped.entry(kind.to_string()).or_default() += 1;
-    }
+    let mut summary = Summary::new(committer.location(), plan.as_ref(), &found.skipped);
     let files = found.files;
     let local_bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let progress = progress_bar(local_bytes, args.quiet);
-    let workers = args
+    let counters = Arc::new(from_s3::Counters::default());
+    let filters = Filters {
+        window: if args.since_last { None } else { window },
+        accounts: args.account.clone(),
+        regions: args.region.clone(),
+        ..Filters::default()
+    };
+    let mut read_state = sources.clone();
+    let reading = Reading {
+        args: &args,
+        files: &files,
+        filters: &filters,
+        plan: plan.as_ref(),
+        since_last: sources.as_ref().filter(|_| args.since_last),
+        runtime: &runtime,
+        counters: &counters,
+        progress: &progress,
+        local_bytes,
+    };
+    let problems = match read_all(reading, &mut committer, &mut summary, &mut read_state) {
+        Ok(problems) => problems,
+        Err(e) => {
+            progress.finish_and_clear();
+            return Err(e);
+        }
+    };
+    let (rejected, log) = committer.rejected();
+    summary.rejected_log = (rejected > 0).then_some(log);
+    // Sorting and writing each partition once takes a while after the last file is read.
+    progress.set_message(format!(
+        "{} records read; writing Parquet files",
+        summary.records_read
+    ));
+    let stats = committer.commit();
+    progress.finish_and_clear();
+    let stats = stats?;
+    // Only now that the dataset holds them: what --since-last will not read again.
+    if let (Some(state), Some(plan)) = (read_state.take(), &plan) {
+        let state = read_through(state, plan, &problems, &args, window, now);
+        trailq::dataset::checkpoint::save_sources(committer.root(), &state)?;
+    }
+    if !args.quiet && args.out.local().is_none() {
+        progress.set_message(format!("sending the files to {}", committer.location()));
+    }
+    summary.published = runtime.block_on(committer.close())?;
+    summary.fill(&stats, local_bytes, &counters, plan.as_ref(), &problems);
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    for p in &problems {
+        note!("warning: skipped {}", p.line);
+    }
+    if args.json {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &summary).map_err(|e| Error::Stdout(e.into()))?;
+        writeln!(out).map_err(Error::Stdout)?;
+    } else if !args.quiet {
+        print_summary(&summary)?;
+    }
+    Ok(exit_status(&summary))
+}
+
+/// The paths given, as s3:// URLs and local paths.
+fn split_inputs(args: &ConvertArgs) -> Result<(Vec<S3Url>, Vec<PathBuf>)> {
+    let (mut urls, mut paths) = (Vec::new(), Vec::new());
+    for path in &args.paths {
+        match path.to_str().and_then(S3Url::parse) {
+            Some(Ok(url)) => urls.push(url),
+            Some(Err(e)) => return Err(Error::Usage(e)),
+            None => paths.push(path.clone()),
+        }
+    }
+    if args.since_last && urls.is_empty() {
+        return Err(Error::Usage(
+            "--since-last reads only the objects of s3:// trails delivered since the last convert; local files are converted whole (events already in the dataset are not added again)".into(),
+        ));
+    }
+    Ok((urls, paths))
+}
+
+/// The local files to read (never the dataset's own).
+fn discover(
+    args: &ConvertArgs,
+    paths: &[PathBuf],
+    committer: &Committer,
+) -> Result<files::Discovered> {
+    if paths.is_empty() {
+        return Ok(files::Discovered::default());
+    }
+    let out_dir = args
+        .out
+        .local()
+        .and_then(|_| std::fs::canonicalize(committer.root()).ok());
+    Ok(files::discover(paths, out_dir.as_deref())?)
+}
+
+/// What to list and read in the buckets; problems found on the way are said at once.
+async fn plan_s3(
+    args: &ConvertArgs,
+    config: &aws_config::SdkConfig,
+    urls: &[S3Url],
+    window: Option<(i64, i64)>,
+    since_last: Option<(&SourcesState, i64)>,
+) -> Result<from_s3::Plan> {
+    let scope = Scope {
+        accounts: args.account.clone(),
+        regions: args.region.clone(),
+    };
+    let plan = from_s3::plan(config, urls, &scope, window, since_last)
+        .await
+        .map_err(Error::Api)?;
+    for problem in &plan.problems {
+        note!("warning: skipped {problem}");
+    }
+    Ok(plan)
+}
+
+fn no_trail_folders(args: &ConvertArgs, urls: &[S3Url]) -> Error {
+    Error::Usage(format!(
+        "no trail folders (AWSLogs/…/ACCOUNT/CloudTrail/REGION/) under {}{}",
+        urls.iter()
+            .map(|u| u.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if args.account.is_empty() && args.region.is_empty() {
+            String::new()
+        } else {
+            " for the --account/--region given".to_owned()
+        }
+    ))
+}
+
+/// What the reading threads share.
+struct Reading<'a> {
+    args: &'a ConvertArgs,
+    files: &'a [InputFile],
+    filters: &'a Filters,
+    plan: Option<&'a from_s3::Plan>,
+    /// The state `--since-last` reads from.
+    since_last: Option<&'a SourcesState>,
+    runtime: &'a tokio::runtime::Runtime,
+    counters: &'a Arc<from_s3::Counters>,
+    progress: &'a ProgressBar,
+    local_bytes: u64,
+}
+
+/// Reads every input into the committer: workers parse local files, then the objects the feeder
+/// fetches from S3; this thread takes what they parsed. Returns what could not be read in S3.
+fn read_all(
+    r: Reading<'_>,
+    committer: &mut Committer,
+    summary: &mut Summary,
+    read_state: &mut Option<SourcesState>,
+) -> Result<Vec<from_s3::Problem>> {
+    let workers = r
+        .args
         .threads
         .map(NonZeroUsize::get)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, NonZeroUsize::get));
-    let workers = if plan.is_some() {
+    let workers = if r.plan.is_some() {
         workers
     } else {
-        workers.min(files.len()).max(1)
+        workers.min(r.files.len()).max(1)
     };
-
     let next_file = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let counters = Arc::new(from_s3::Counters::default());
     let (fetched_tx, fetched_rx) = tokio::sync::mpsc::channel::<Fetched>(workers * 2);
     let fetched_rx = Mutex::new(fetched_rx);
     let (tx, rx) = sync_channel::<Msg>(workers);
-    let mut read_state = sources.clone();
-    let outcome = std::thread::scope(|scope| {
-        let feeder = match (&plan, &runtime) {
-            (Some(plan), Some(rt)) => {
-                let (state, counters, stop) = (
-                    if args.since_last {
-                        sources.as_ref()
-                    } else {
-                        None
-                    },
-                    &counters,
-                    &stop,
-                );
+    std::thread::scope(|scope| {
+        let feeder = match r.plan {
+            Some(plan) => {
+                let (state, counters, stop, rt) = (r.since_last, r.counters, &stop, r.runtime);
                 Some(scope.spawn(move || {
                     rt.block_on(from_s3::feed(plan, state, counters, fetched_tx, stop))
                 }))
             }
-            _ => {
+            None => {
                 drop(fetched_tx);
                 None
             }
@@ -305,19 +394,19 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         for _ in 0..workers {
             let tx = tx.clone();
             let (files, next_file, stop, fetched, filters) =
-                (&files, &next_file, &stop, &fetched_rx, &filters);
+                (r.files, &next_file, &stop, &fetched_rx, r.filters);
             scope.spawn(move || worker(files, next_file, fetched, stop, filters, tx));
         }
         drop(tx);
         let result = receive(
             &rx,
-            &files,
-            &mut committer,
-            &mut summary,
-            &mut read_state,
-            &progress,
-            args.quiet,
-            (local_bytes, &counters),
+            r.files,
+            committer,
+            summary,
+            read_state,
+            r.progress,
+            r.args.quiet,
+            (r.local_bytes, r.counters),
         );
         if result.is_err() {
             // Let the workers and the feeder see the closed channels or the flag and stop.
@@ -329,76 +418,102 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         }
         let problems = feeder.map(|f| f.join().unwrap_or_default());
         result.map(|()| problems.unwrap_or_default())
+    })
+}
+
+/// The `--since-last` state after this run: each account-Region read through its last key,
+/// except back to just before an object that could not be read.
+fn read_through(
+    mut state: SourcesState,
+    plan: &from_s3::Plan,
+    problems: &[from_s3::Problem],
+    args: &ConvertArgs,
+    window: Option<(i64, i64)>,
+    now: i64,
+) -> SourcesState {
+    for p in problems {
+        if let (Some(i), Some(at)) = (p.place, p.delivered) {
+            // Not read: the next --since-last must reach back to it.
+            let entry = state.places.entry(plan.places[i].1.key()).or_default();
+            entry.through = entry.through.min(at.saturating_sub(1));
+        }
+    }
+    state.last_end = Some(match (args.since_last, window) {
+        (false, Some((_, end))) => end,
+        _ => now,
     });
-    let problems = match outcome {
-        Ok(problems) => problems,
-        Err(e) => {
-            progress.finish_and_clear();
-            return Err(e);
+    state.prune();
+    state
+}
+
+impl Summary {
+    fn new(
+        dataset: &str,
+        plan: Option<&from_s3::Plan>,
+        skipped: &[(PathBuf, files::SkipKind)],
+    ) -> Summary {
+        let mut summary = Summary {
+            dataset: dataset.to_owned(),
+            s3: plan.map(|p| S3Summary {
+                places: p
+                    .places
+                    .iter()
+                    .map(|(_, place)| PlaceSummary {
+                        folder: place.key(),
+                        account: place.account.clone(),
+                        region: place.region.clone(),
+                        ..PlaceSummary::default()
+                    })
+                    .collect(),
+                skipped: p.problems.clone(),
+                ..S3Summary::default()
+            }),
+            ..Summary::default()
+        };
+        for (_, kind) in skipped {
+            *summary.files_skipped.entry(kind.to_string()).or_default() += 1;
         }
-    };
-    let (rejected, log) = committer.rejected();
-    let rejected_log = (rejected > 0).then(|| log.to_owned());
-    // Sorting and writing each partition once takes a while after the last file is read.
-    progress.set_message(format!(
-        "{} records read; writing Parquet files",
-        summary.records_read
-    ));
-    let stats = committer.finish();
-    progress.finish_and_clear();
-    let stats = stats?;
-    // Only now that the dataset holds them: what --since-last will not read again.
-    if let (Some(mut state), Some(plan)) = (read_state.take(), &plan) {
-        for p in &problems {
-            if let (Some(i), Some(at)) = (p.place, p.delivered) {
-                // Not read: the next --since-last must reach back to it.
-                let entry = state.places.entry(plan.places[i].1.key()).or_default();
-                entry.through = entry.through.min(at.saturating_sub(1));
-            }
+        summary
+    }
+
+    /// What the dataset and S3 reported at the end.
+    fn fill(
+        &mut self,
+        stats: &SinkStats,
+        local_bytes: u64,
+        counters: &from_s3::Counters,
+        plan: Option<&from_s3::Plan>,
+        problems: &[from_s3::Problem],
+    ) {
+        self.rows_written = stats.rows_written;
+        self.duplicates_dropped = stats.duplicates_dropped;
+        self.bytes_out = stats.bytes_written;
+        self.files_out = stats.files_written;
+        self.partitions = stats.partitions;
+        self.files_merged = stats.files_merged;
+        self.rows_spilled = stats.rows_spilled;
+        self.bytes_in = local_bytes + counters.bytes_read.load(Ordering::Relaxed);
+        if let (Some(s3), Some(plan)) = (self.s3.as_mut(), plan) {
+            let requests = plan.buckets.iter().map(|b| &b.requests);
+            s3.list_requests = requests
+                .clone()
+                .map(|r| r.lists.load(Ordering::Relaxed))
+                .sum();
+            s3.get_requests = requests
+                .clone()
+                .map(|r| r.gets.load(Ordering::Relaxed))
+                .sum();
+            s3.failed_attempts = requests.map(|r| r.failed.load(Ordering::Relaxed)).sum();
+            s3.objects_listed = counters.objects_listed.load(Ordering::Relaxed);
+            s3.objects_read = counters.objects_fetched.load(Ordering::Relaxed);
+            s3.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
+            s3.skipped.extend(problems.iter().map(|p| p.line.clone()));
         }
-        state.last_end = Some(match (args.since_last, window) {
-            (false, Some((_, end))) => end,
-            _ => now,
-        });
-        state.prune();
-        trailq::dataset::checkpoint::save_sources(&args.out, &state)?;
     }
-    summary.rows_written = stats.rows_written;
-    summary.duplicates_dropped = stats.duplicates_dropped;
-    summary.bytes_out = stats.bytes_written;
-    summary.files_out = stats.files_written;
-    summary.partitions = stats.partitions;
-    summary.files_merged = stats.files_merged;
-    summary.rows_spilled = stats.rows_spilled;
-    summary.bytes_in = local_bytes + counters.bytes_read.load(Ordering::Relaxed);
-    summary.elapsed_seconds = started.elapsed().as_secs_f64();
-    summary.rejected_log = rejected_log;
-    if let (Some(s3), Some(plan)) = (summary.s3.as_mut(), &plan) {
-        let requests = plan.buckets.iter().map(|b| &b.requests);
-        s3.list_requests = requests
-            .clone()
-            .map(|r| r.lists.load(Ordering::Relaxed))
-            .sum();
-        s3.get_requests = requests
-            .clone()
-            .map(|r| r.gets.load(Ordering::Relaxed))
-            .sum();
-        s3.failed_attempts = requests.map(|r| r.failed.load(Ordering::Relaxed)).sum();
-        s3.objects_listed = counters.objects_listed.load(Ordering::Relaxed);
-        s3.objects_read = counters.objects_fetched.load(Ordering::Relaxed);
-        s3.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
-        s3.skipped.extend(problems.iter().map(|p| p.line.clone()));
-    }
-    for p in &problems {
-        note!("warning: skipped {}", p.line);
-    }
-    if args.json {
-        let mut out = io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &summary).map_err(|e| Error::Stdout(e.into()))?;
-        writeln!(out).map_err(Error::Stdout)?;
-    } else if !args.quiet {
-        print_summary(&summary)?;
-    }
+}
+
+/// Non-zero when anything was rejected or could not be read, with a line on where to look.
+fn exit_status(summary: &Summary) -> ExitCode {
     let skipped = summary.s3.as_ref().map_or(0, |s| s.skipped.len());
     if skipped > 0 {
         note!(
@@ -409,18 +524,17 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     if summary.records_rejected > 0 || summary.files_rejected > 0 {
         if let Some(log) = &summary.rejected_log {
             note!(
-                "{} rejected record(s) and {} rejected file(s): every one is in `{}` with its reason",
+                "{} rejected record(s) and {} rejected file(s): every one is in `{log}` with its reason",
                 summary.records_rejected,
                 summary.files_rejected,
-                log.display()
             );
         }
-        return Ok(ExitCode::from(EXIT_REJECTED));
+        return ExitCode::from(EXIT_REJECTED);
     }
     if skipped > 0 {
-        return Ok(ExitCode::from(EXIT_REJECTED));
+        return ExitCode::from(EXIT_REJECTED);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// `--start/--end/--last` as a window (µs), if any.
@@ -656,11 +770,14 @@ fn print_summary(s: &Summary) -> Result<()> {
         count(s.files_out, "file", "files"),
         human_bytes(s.bytes_out),
         count(s.partitions, "partition", "partitions"),
-        s.dataset.display(),
+        s.dataset,
         s.elapsed_seconds,
         s.records_read as f64 / secs,
     )
     .map_err(Error::Stdout)?;
+    if let Some(p) = &s.published {
+        writeln!(out, "{}", published_line(p)).map_err(Error::Stdout)?;
+    }
     if let Some(s3) = &s.s3 {
         writeln!(
             out,
@@ -705,7 +822,19 @@ fn print_summary(s: &Summary) -> Result<()> {
     Ok(())
 }
 
-fn human_bytes(n: u64) -> String {
+/// What a dataset in S3 received, one line.
+pub fn published_line(p: &Transfers) -> String {
+    format!(
+        "sent {} ({}); {} already there brought down first ({}); {} replaced by merged files deleted",
+        count(p.files_up, "file", "files"),
+        human_bytes(p.bytes_up),
+        count(p.files_down, "file", "files"),
+        human_bytes(p.bytes_down),
+        p.deleted
+    )
+}
+
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;

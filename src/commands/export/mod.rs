@@ -14,8 +14,8 @@ mod progress;
 mod report;
 mod via_lake;
 
+use crate::commands::OutArg;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,9 +79,10 @@ pub const ALL_REGIONS: [&str; 34] = [
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// The dataset folder (created if missing). Events already in it are not added again.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    /// The dataset: a folder (created if missing) or s3://BUCKET/PREFIX, written with the first
+    /// --profile's credentials. Events already in it are not added again
+    #[arg(long, value_name = "DIR|URL", value_parser = OutArg::parse)]
+    pub out: OutArg,
     /// Start of the window (ISO 8601, UTC) [default: 90 days ago, as far as Event history goes]
     #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with_all = ["last", "since_last"])]
     pub start: Option<i64>,
@@ -303,8 +304,8 @@ pub async fn export_with(
     let plan = plan::plan(args, identities)?;
     let keys: Vec<String> = plan.iter().map(|p| p.key.clone()).collect();
 
-    let mut committer = Committer::open(&args.out, DatasetOptions::default())?;
-    let mut state = checkpoint::load(&args.out)?;
+    let mut committer = open_dataset(args).await?;
+    let mut state = checkpoint::load(committer.root())?;
     let (run, resumed) = window(args, &state, &keys, now)?;
     if resumed && !args.quiet {
         let done = run
@@ -321,7 +322,7 @@ pub async fn export_with(
         );
     }
     state.current = Some(run.clone());
-    checkpoint::save(&args.out, &state)?;
+    checkpoint::save(committer.root(), &state)?;
 
     // One pacer per (identity, Region): `plan` numbers them from 0.
     let places = plan.last().map_or(0, |s| s.place + 1);
@@ -430,20 +431,20 @@ pub async fn export_with(
     for w in warnings.values() {
         note!("warning: {w}");
     }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    if interrupted {
-        return Err(Error::Interrupted(crate::error::EXPORT_KEPT));
+    if failure.is_some() || interrupted {
+        // What finished is kept, in S3 too: the next run resumes from it.
+        committer.close().await?;
+        return Err(failure.unwrap_or(Error::Interrupted(crate::error::EXPORT_KEPT)));
     }
     // Streams of skipped Regions never finish; the run is complete without them.
-    let run = finish_run(args, &mut state, run)?;
+    let run = finish_run(committer.root(), &mut state, run)?;
     let skipped: Vec<usize> = warnings.keys().copied().collect();
-    // The reject log is synced; the dataset's lock is released.
-    drop(committer);
+    let dataset = committer.location().to_owned();
+    // The reject log is synced, a dataset in S3 has everything; the lock is released.
+    let published = committer.close().await?;
 
-    let summary = Summary::new(
-        &args.out,
+    let mut summary = Summary::new(
+        &dataset,
         &run,
         resumed,
         plan.iter()
@@ -471,11 +472,22 @@ pub async fn export_with(
         args.rate,
         started.elapsed(),
     );
-    report(args, summary, &written)
+    summary.published = published;
+    report(summary, &written, args)
+}
+
+/// Opens `--out`; a dataset in S3 is written with the first `--profile`'s credentials (not the
+/// CloudTrail endpoint's configuration: `--endpoint-url` is CloudTrail's alone).
+async fn open_dataset(args: &ExportArgs) -> Result<Committer> {
+    let out = args
+        .out
+        .resolve(args.profile.first().map(String::as_str))
+        .await?;
+    Ok(Committer::open_out(&out, DatasetOptions::default()).await?)
 }
 
 /// Prints the summary as asked and gives the exit status.
-fn report(args: &ExportArgs, summary: Summary, written: &Written) -> Result<(ExitCode, Summary)> {
+fn report(summary: Summary, written: &Written, args: &ExportArgs) -> Result<(ExitCode, Summary)> {
     if args.json {
         summary.print_json()?;
     } else if !args.quiet {
@@ -483,9 +495,10 @@ fn report(args: &ExportArgs, summary: Summary, written: &Written) -> Result<(Exi
     }
     if written.rejected > 0 {
         note!(
-            "{} record(s) could not be parsed: each is in `{}` with its reason",
+            "{} record(s) could not be parsed: each is in `{}/{}` with its reason",
             written.rejected,
-            args.out.join("_trailq/rejected.jsonl").display()
+            summary.dataset.trim_end_matches('/'),
+            trailq::dataset::layout::rejected_name()
         );
         return Ok((ExitCode::from(EXIT_REJECTED), summary));
     }

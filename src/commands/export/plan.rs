@@ -90,13 +90,13 @@ pub(super) fn sources(args: &ExportArgs) -> Vec<String> {
 
 /// Records a finished export as the last one (`--since-last` starts from its end).
 pub(super) fn finish_run(
-    args: &ExportArgs,
+    root: &std::path::Path,
     state: &mut checkpoint::ExportState,
     run: Run,
 ) -> Result<Run> {
     let run = state.current.take().unwrap_or(run);
     state.last_finished = Some(run.clone());
-    checkpoint::save(&args.out, state)?;
+    checkpoint::save(root, state)?;
     Ok(run)
 }
 
@@ -124,7 +124,7 @@ pub(super) fn window(
         let Some(last) = &state.last_finished else {
             return Err(Error::Usage(format!(
                 "--since-last: no finished export into `{}` yet; run the export once without it",
-                args.out.display()
+                args.out
             )));
         };
         let start = (last.end_micros - SINCE_LAST_OVERLAP).max(reach);

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -66,7 +66,8 @@ pub struct PlaceSummary {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
-    pub dataset: PathBuf,
+    /// The folder or `s3://` URL written.
+    pub dataset: String,
     pub window_start: String,
     pub window_end: String,
     pub resumed: bool,
@@ -78,13 +79,16 @@ pub struct Summary {
     pub files_written: u64,
     pub bytes_written: u64,
     pub elapsed_seconds: f64,
+    /// `--out s3://`: what was sent to the bucket (and brought down from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<trailq::dataset::remote::Transfers>,
     pub streams: Vec<StreamSummary>,
     pub places: Vec<PlaceSummary>,
 }
 
 impl Summary {
     pub fn new(
-        dataset: &Path,
+        dataset: &str,
         run: &Run,
         resumed: bool,
         rows: Vec<StreamRow<'_>>,
@@ -116,6 +120,7 @@ impl Summary {
         }
         Summary {
             dataset: dataset.to_owned(),
+            published: None,
             window_start: format_micros(run.start_micros),
             window_end: format_micros(run.end_micros),
             resumed,
@@ -308,8 +313,13 @@ impl Summary {
             self.window_end,
             if self.resumed { " (resumed)" } else { "" },
             self.elapsed_seconds,
-            self.dataset.display()
+            self.dataset
         )
-        .map_err(Error::Stdout)
+        .map_err(Error::Stdout)?;
+        if let Some(p) = &self.published {
+            writeln!(out, "{}", crate::commands::convert::published_line(p))
+                .map_err(Error::Stdout)?;
+        }
+        Ok(())
     }
 }

@@ -19,9 +19,8 @@ use crate::commands::query::resolve_eds;
 use crate::error::{Error, Result};
 use trailq::aws::{AwsError, Identity};
 use trailq::dataset::checkpoint;
-use trailq::dataset::sink::DatasetOptions;
 use trailq::params::{self, Value};
-use trailq::pipeline::{Chunk, Committer, Filters, write_stream_chunks};
+use trailq::pipeline::{Chunk, Filters, write_stream_chunks};
 use trailq::source::lake;
 use trailq::source::lookup_events::StreamCounters;
 use trailq_events::time::format_micros;
@@ -112,11 +111,11 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
 
     let now = chrono::Utc::now().timestamp_micros();
     let now = now - now.rem_euclid(1_000_000);
-    let mut committer = Committer::open(&args.out, DatasetOptions::default())?;
-    let mut state = checkpoint::load(&args.out)?;
+    let mut committer = super::open_dataset(args).await?;
+    let mut state = checkpoint::load(committer.root())?;
     let (run, resumed) = window(args, &state, &keys, now)?;
     state.current = Some(run.clone());
-    checkpoint::save(&args.out, &state)?;
+    checkpoint::save(committer.root(), &state)?;
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
     let filters = Filters {
@@ -193,12 +192,17 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
         .await
         .map_err(|e| Error::Api(format!("the dataset writer stopped unexpectedly: {e}")))?;
     let written = written?;
-    outcome?;
-    let run = finish_run(args, &mut state, run)?;
-    drop(committer);
+    if let Err(e) = outcome {
+        // What finished is kept, in S3 too: the next run resumes from it.
+        committer.close().await?;
+        return Err(e);
+    }
+    let run = finish_run(committer.root(), &mut state, run)?;
+    let dataset = committer.location().to_owned();
+    let published = committer.close().await?;
 
-    let summary = Summary::new(
-        &args.out,
+    let mut summary = Summary::new(
+        &dataset,
         &run,
         resumed,
         vec![StreamRow {
@@ -215,5 +219,6 @@ pub async fn export(args: &ExportArgs, identity: &Identity) -> Result<(ExitCode,
         f64::NAN,
         started.elapsed(),
     );
-    super::report(args, summary, &written)
+    summary.published = published;
+    super::report(summary, &written, args)
 }
