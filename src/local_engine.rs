@@ -40,7 +40,11 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
+
 use crate::dataset::layout;
+use crate::s3::{self, Failure, S3Url};
 use trailq_events::schema::event_schema;
 use trailq_events::time::{day_of_micros, format_day, parse_time_or_day};
 use trailq_lake_sql::dialect::{self, DialectError};
@@ -73,7 +77,7 @@ pub struct ScanStats {
 #[derive(Debug)]
 struct Partition {
     day: i32,
-    files: Vec<PathBuf>,
+    files: Vec<ListingTableUrl>,
 }
 
 /// An exported dataset as Lake's (lowercase) event table.
@@ -85,6 +89,8 @@ pub struct Dataset {
     /// filters on them can be renamed and pushed down).
     plain: HashMap<String, String>,
     stats: Arc<Mutex<ScanStats>>,
+    /// A dataset in S3: the bucket's store, registered with the session that runs the scan.
+    store: Option<(url::Url, Arc<dyn ObjectStore>)>,
 }
 
 impl Dataset {
@@ -120,6 +126,10 @@ impl Dataset {
                 .collect();
             files.sort();
             if !files.is_empty() {
+                let files = files
+                    .iter()
+                    .map(|f| file_url(f))
+                    .collect::<DfResult<Vec<_>>>()?;
                 partitions.push(Partition { day, files });
             }
         }
@@ -129,6 +139,65 @@ impl Dataset {
                 root.display()
             )));
         }
+        Ok(Self::with_partitions(partitions, None))
+    }
+
+    /// Opens the dataset in S3 under `url` (the `--out s3://…` of `trailq export` or `trailq
+    /// convert`): one listing of the prefix finds its partitions and files; nothing else is read
+    /// until a scan, which reads only the day partitions in its time bounds.
+    pub async fn open_s3(
+        url: &S3Url,
+        config: &aws_config::SdkConfig,
+    ) -> Result<Dataset, LocalError> {
+        let bucket = s3::open(config, &url.bucket)
+            .await
+            .map_err(LocalError::Dataset)?;
+        let prefix = url.prefix.trim_end_matches('/');
+        let mut listing = bucket.store.list(
+            (!prefix.is_empty())
+                .then(|| ObjectPath::from(prefix))
+                .as_ref(),
+        );
+        let mut by_day: std::collections::BTreeMap<i32, Vec<ListingTableUrl>> = Default::default();
+        let mut state = false;
+        while let Some(meta) = listing.next().await {
+            let meta =
+                meta.map_err(|e| LocalError::Dataset(Failure::of(&e).describe(&url.to_string())))?;
+            let key = meta.location.as_ref();
+            let rel = key.strip_prefix(url.prefix.as_str()).unwrap_or(key);
+            let mut parts = rel.split('/');
+            let (Some(folder), Some(name), None) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            state |= folder == layout::STATE_DIR;
+            let Some(day) = layout::partition_day(folder) else {
+                continue;
+            };
+            if layout::is_data_file(name) {
+                let file = ListingTableUrl::parse(s3::key_url(&url.bucket, key))?;
+                by_day.entry(day).or_default().push(file);
+            }
+        }
+        if by_day.is_empty() && !state {
+            return Err(LocalError::Dataset(format!(
+                "`{url}` is not a trailq dataset (no event_date=YYYY-MM-DD partitions, no _trailq folder): point --data at the --out s3://… of `trailq export` or `trailq convert`"
+            )));
+        }
+        let partitions = by_day
+            .into_iter()
+            .map(|(day, files)| Partition { day, files })
+            .collect();
+        let store_url = url::Url::parse(&format!("s3://{}", url.bucket))
+            .map_err(|e| LocalError::Dataset(format!("{url}: {e}")))?;
+        let store: Arc<dyn ObjectStore> = bucket.store.clone();
+        Ok(Self::with_partitions(partitions, Some((store_url, store))))
+    }
+
+    fn with_partitions(
+        mut partitions: Vec<Partition>,
+        store: Option<(url::Url, Arc<dyn ObjectStore>)>,
+    ) -> Dataset {
         partitions.sort_by_key(|p| p.day);
         let file_schema = event_schema();
         let plain = file_schema
@@ -137,7 +206,7 @@ impl Dataset {
             .filter(|f| !f.data_type().is_nested())
             .map(|f| (f.name().to_lowercase(), f.name().clone()))
             .collect();
-        Ok(Dataset {
+        Dataset {
             stats: Arc::new(Mutex::new(ScanStats {
                 partitions_total: partitions.len(),
                 ..ScanStats::default()
@@ -145,7 +214,8 @@ impl Dataset {
             schema: lowercase_schema(&file_schema),
             partitions,
             plain,
-        })
+            store,
+        }
     }
 
     /// What the scans so far have read.
@@ -227,11 +297,10 @@ impl TableProvider for Dataset {
             .iter()
             .filter(|p| from.is_none_or(|f| p.day >= f) && to.is_none_or(|t| p.day <= t))
             .collect();
-        let files = chosen
+        let files: Vec<ListingTableUrl> = chosen
             .iter()
-            .flat_map(|p| &p.files)
-            .map(|f| file_url(f))
-            .collect::<DfResult<Vec<_>>>()?;
+            .flat_map(|p| p.files.iter().cloned())
+            .collect();
         {
             let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
             for p in &chosen {
@@ -444,6 +513,9 @@ pub async fn execute(
     })?;
     let stats = dataset.stats();
     let ctx = trailq_lake_sql::lake_context(now_micros);
+    if let Some((url, store)) = &dataset.store {
+        ctx.register_object_store(url, Arc::clone(store));
+    }
     ctx.register_table(TABLE, Arc::new(dataset))?;
     let frame = ctx.sql(&prepared.sql).await?;
     let stream = frame.execute_stream().await?;

@@ -3,7 +3,6 @@
 //! writes), so both engines hand the findings and the report the same values.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use arrow::record_batch::RecordBatch;
 use aws_sdk_cloudtrail::Client;
@@ -12,15 +11,15 @@ use futures::StreamExt;
 use crate::commands::query::eds_value;
 use crate::error::{Error, Result};
 use trailq::library::{self, SavedQuery};
-use trailq::local_engine::{self, Dataset, LOCAL_EDS, LocalError};
+use trailq::local_engine::{self, LOCAL_EDS, LocalError};
 use trailq::params::{self, Value};
 use trailq::source::lake;
 use trailq_lake_sql::lake_values::{column_names, render_rows};
 
 /// Where the saved queries run.
 pub enum Engine {
-    /// The dataset exported to this folder, with the embedded engine.
-    Local(PathBuf),
+    /// The exported dataset (a folder or s3://…), with the embedded engine.
+    Local(crate::commands::DatasetArg),
     /// An event data store on CloudTrail Lake (`{{eds}}`'s value resolved once).
     Lake { client: Client, eds: Value },
 }
@@ -40,7 +39,7 @@ impl Engine {
     /// A short name of where queries run, for messages and the report.
     pub fn describe(&self) -> String {
         match self {
-            Engine::Local(data) => data.display().to_string(),
+            Engine::Local(data) => data.to_string(),
             Engine::Lake { eds, .. } => format!("CloudTrail Lake event data store {}", render(eds)),
         }
     }
@@ -60,7 +59,7 @@ impl Engine {
                     params::identifier(library::EDS, LOCAL_EDS).expect("a valid identifier"),
                 );
                 let sql = params::fill(&query.sql, &values)?;
-                let dataset = Dataset::open(data)?;
+                let dataset = data.open_for_queries().await?;
                 let started = local_engine::execute(dataset, &sql, now_micros).await?;
                 let schema = started.stream.schema();
                 let mut stream = started.stream;

@@ -83,7 +83,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         args.out.display()
     );
     let export = ExportArgs {
-        out: crate::commands::OutArg::Dir(args.out.clone()),
+        out: crate::commands::DatasetArg::Dir(args.out.clone()),
         start: None,
         end: None,
         last: Some(Duration::from_secs(90 * 86_400)),
@@ -139,7 +139,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             query,
             values,
             now,
-            &args.out,
+            &crate::commands::DatasetArg::Dir(args.out.clone()),
             &output,
             Format::Table,
         ))?;
@@ -156,7 +156,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let mut report = args.out.clone().into_os_string();
     report.push("-report.html");
     let report_args = ReportArgs {
-        data: Some(args.out.clone()),
+        data: Some(crate::commands::DatasetArg::Dir(args.out.clone())),
         eds: None,
         window: WindowArgs {
             start: None,

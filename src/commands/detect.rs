@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
 
+use crate::commands::DatasetArg;
 use crate::commands::answers::Engine;
 use crate::commands::query::{LakeArgs, ParamArgs, spinner};
 use crate::commands::{parse_span, parse_time};
@@ -36,8 +37,8 @@ pub enum DetectFormat {
 #[derive(Debug, Args)]
 pub struct DetectArgs {
     /// The exported dataset (the --out of `trailq export` or `trailq convert`)
-    #[arg(long, value_name = "DIR", conflicts_with = "eds")]
-    pub data: Option<PathBuf>,
+    #[arg(long, value_name = "DIR|URL", value_parser = crate::commands::DatasetArg::parse, conflicts_with = "eds")]
+    pub data: Option<crate::commands::DatasetArg>,
     /// Or run on CloudTrail Lake: the event data store (ID, ARN or name; `trailq stores` lists
     /// them); each detection is a Lake query, billed per byte scanned
     #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]
@@ -57,7 +58,8 @@ pub struct DetectArgs {
     #[arg(long)]
     pub since_last: bool,
     /// Where --since-last keeps what it reported [default: DIR/_trailq/detect-reported.json for
-    /// --data; ~/.local/state/trailq/detect-reported-EDS.json for --eds]
+    /// --data DIR; ~/.local/state/trailq/detect-reported-EDS.json for --eds, and likewise
+    /// detect-reported-s3-BUCKET-HASH.json for --data s3://…]
     #[arg(long, value_name = "FILE", requires = "since_last")]
     pub state: Option<PathBuf>,
     /// Relative times count back from this time [default: the current time]
@@ -153,10 +155,19 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
 
 async fn detect(args: &DetectArgs, library: &Library, now: i64) -> Result<ExitCode> {
     let (engine, state_path) = match (&args.data, &args.eds) {
-        (Some(data), _) => (
-            Engine::Local(data.clone()),
-            trailq::dataset::layout::detect_reported_file(data),
-        ),
+        (Some(data), _) => {
+            let state = match data {
+                DatasetArg::Dir(dir) => trailq::dataset::layout::detect_reported_file(dir),
+                // Not written into a dataset in S3 (its one writer is export or convert): kept
+                // in the user's state folder, named after the URL.
+                DatasetArg::S3(url) => state_folder().join(format!(
+                    "detect-reported-s3-{}-{:016x}.json",
+                    url.bucket,
+                    xxhash_rust::xxh3::xxh3_64(url.to_string().as_bytes())
+                )),
+            };
+            (Engine::Local(data.clone()), state)
+        }
         (None, Some(eds)) => {
             let client = args.lake.client().await?;
             let state = state_folder().join(format!(

@@ -35,31 +35,31 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
 }
 
-/// `--out DIR|s3://BUCKET/PREFIX`, as given.
+/// A dataset's place as given: `--out DIR|s3://BUCKET/PREFIX`, `--data` likewise.
 #[derive(Debug, Clone)]
-pub enum OutArg {
+pub enum DatasetArg {
     Dir(std::path::PathBuf),
     S3(trailq::s3::S3Url),
 }
 
-impl OutArg {
-    pub fn parse(s: &str) -> std::result::Result<OutArg, String> {
+impl DatasetArg {
+    pub fn parse(s: &str) -> std::result::Result<DatasetArg, String> {
         match trailq::s3::S3Url::parse(s) {
             Some(Ok(url)) if url.prefix.is_empty() => Err(format!(
                 "`{s}`: write the dataset under a prefix (s3://{}/PREFIX/), not at the top of the bucket",
                 url.bucket
             )),
-            Some(Ok(url)) => Ok(OutArg::S3(url)),
+            Some(Ok(url)) => Ok(DatasetArg::S3(url)),
             Some(Err(e)) => Err(e),
-            None => Ok(OutArg::Dir(s.into())),
+            None => Ok(DatasetArg::Dir(s.into())),
         }
     }
 
     /// The folder, when the dataset is local.
     pub fn local(&self) -> Option<&std::path::Path> {
         match self {
-            OutArg::Dir(path) => Some(path),
-            OutArg::S3(_) => None,
+            DatasetArg::Dir(path) => Some(path),
+            DatasetArg::S3(_) => None,
         }
     }
 
@@ -67,20 +67,34 @@ impl OutArg {
     /// standard chain).
     pub async fn resolve(&self, profile: Option<&str>) -> Result<trailq::dataset::Out> {
         Ok(match self {
-            OutArg::S3(url) => trailq::dataset::Out::S3 {
+            DatasetArg::S3(url) => trailq::dataset::Out::S3 {
                 url: url.clone(),
                 config: Box::new(trailq::aws::load(profile, None).await?.config),
             },
-            OutArg::Dir(path) => trailq::dataset::Out::Dir(path.clone()),
+            DatasetArg::Dir(path) => trailq::dataset::Out::Dir(path.clone()),
         })
     }
 }
 
-impl std::fmt::Display for OutArg {
+impl DatasetArg {
+    /// The dataset for the local engine; one in S3 is read with the standard AWS chain
+    /// (`AWS_PROFILE`, SSO, environment) and listed once.
+    pub async fn open_for_queries(&self) -> Result<trailq::local_engine::Dataset> {
+        Ok(match self {
+            DatasetArg::Dir(path) => trailq::local_engine::Dataset::open(path)?,
+            DatasetArg::S3(url) => {
+                let config = trailq::aws::load(None, None).await?.config;
+                trailq::local_engine::Dataset::open_s3(url, &config).await?
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for DatasetArg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            OutArg::Dir(path) => write!(f, "{}", path.display()),
-            OutArg::S3(url) => write!(f, "{url}"),
+            DatasetArg::Dir(path) => write!(f, "{}", path.display()),
+            DatasetArg::S3(url) => write!(f, "{url}"),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::commands::query::{
 use crate::error::{Error, Result};
 use crate::terminal::note;
 use trailq::library::{self, Origin, SavedQuery};
-use trailq::local_engine::{self, Dataset, LOCAL_EDS, LocalError};
+use trailq::local_engine::{self, LOCAL_EDS, LocalError};
 use trailq::params::{self, Value};
 use trailq::results::{Format, Spool};
 use trailq_lake_sql::lake_values::Page;
@@ -69,9 +69,10 @@ pub struct RunArgs {
     /// Where to run it [default: local with --data, else lake]
     #[arg(long, value_enum)]
     pub engine: Option<Engine>,
-    /// The exported dataset (the --out of `trailq export` or `trailq convert`)
-    #[arg(long, value_name = "DIR", conflicts_with = "eds")]
-    pub data: Option<PathBuf>,
+    /// The exported dataset (the --out of `trailq export` or `trailq convert`): a folder or
+    /// s3://BUCKET/PREFIX
+    #[arg(long, value_name = "DIR|URL", value_parser = crate::commands::DatasetArg::parse, conflicts_with = "eds")]
+    pub data: Option<crate::commands::DatasetArg>,
     /// For --engine lake
     #[command(flatten)]
     pub store: StoreArgs,
@@ -258,7 +259,7 @@ pub async fn saved_on_dataset(
     query: &SavedQuery,
     mut values: std::collections::BTreeMap<String, Value>,
     now_micros: i64,
-    data: &std::path::Path,
+    data: &crate::commands::DatasetArg,
     output: &OutputArgs,
     format: Format,
 ) -> Result<ExitCode> {
@@ -285,7 +286,7 @@ struct LocalSummary {
 /// Runs `sql` (Lake dialect, `FROM` [`LOCAL_EDS`]) on the dataset in `data` and writes the
 /// results exactly as a Lake run of it would be written: rendered as Lake's strings, then typed.
 pub async fn on_dataset(
-    data: &std::path::Path,
+    data: &crate::commands::DatasetArg,
     sql: &str,
     now_micros: i64,
     output: &OutputArgs,
@@ -293,8 +294,8 @@ pub async fn on_dataset(
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let spinner = spinner(output.quiet);
-    spinner.set_message(format!("running on {}", data.display()));
-    let dataset = Dataset::open(data)?;
+    spinner.set_message(format!("running on {data}"));
+    let dataset = data.open_for_queries().await?;
     let started_run = local_engine::execute(dataset, sql, now_micros).await?;
     let mut spool = Spool::new()?;
     let names = started_run.column_names.clone();

@@ -31,8 +31,8 @@ const TIMELINE: &str = "principal-write-timeline";
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The exported dataset (the --out of `trailq export` or `trailq convert`)
-    #[arg(long, value_name = "DIR", conflicts_with = "eds")]
-    pub data: Option<PathBuf>,
+    #[arg(long, value_name = "DIR|URL", value_parser = crate::commands::DatasetArg::parse, conflicts_with = "eds")]
+    pub data: Option<crate::commands::DatasetArg>,
     /// Or run on CloudTrail Lake: the event data store (ID, ARN or name; `trailq stores` lists
     /// them); each section is a Lake query, billed per byte scanned
     #[arg(long, env = "TRAILQ_EDS", value_name = "ID|ARN|NAME")]

@@ -31,7 +31,7 @@ use trailq::source::trail_bucket::{Scope, SourcesState};
 use trailq_events::files::{self, InputFile};
 use trailq_events::time::format_micros;
 
-use crate::commands::{OutArg, parse_span, parse_time};
+use crate::commands::{DatasetArg, parse_span, parse_time};
 use crate::error::{EXIT_REJECTED, Error, Result};
 use crate::terminal::{count, note};
 use from_s3::Fetched;
@@ -47,8 +47,8 @@ pub struct ConvertArgs {
     pub paths: Vec<PathBuf>,
     /// The dataset to write: a folder (created if missing) or s3://BUCKET/PREFIX. Events already
     /// in it are not added again
-    #[arg(long, value_name = "DIR|URL", value_parser = OutArg::parse)]
-    pub out: OutArg,
+    #[arg(long, value_name = "DIR|URL", value_parser = DatasetArg::parse)]
+    pub out: DatasetArg,
     /// Keep only events at or after this time (ISO 8601, UTC)
     #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with_all = ["last", "since_last"])]
     pub start: Option<i64>,

@@ -14,7 +14,7 @@ mod progress;
 mod report;
 mod via_lake;
 
-use crate::commands::OutArg;
+use crate::commands::DatasetArg;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -81,8 +81,8 @@ pub const ALL_REGIONS: [&str; 34] = [
 pub struct ExportArgs {
     /// The dataset: a folder (created if missing) or s3://BUCKET/PREFIX, written with the first
     /// --profile's credentials. Events already in it are not added again
-    #[arg(long, value_name = "DIR|URL", value_parser = OutArg::parse)]
-    pub out: OutArg,
+    #[arg(long, value_name = "DIR|URL", value_parser = DatasetArg::parse)]
+    pub out: DatasetArg,
     /// Start of the window (ISO 8601, UTC) [default: 90 days ago, as far as Event history goes]
     #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with_all = ["last", "since_last"])]
     pub start: Option<i64>,
