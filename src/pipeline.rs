@@ -292,9 +292,20 @@ pub struct Committer {
     last_publish: std::time::Instant,
 }
 
-/// How often a dataset in S3 receives what was committed: each publish sends the day's rewritten
-/// small file again, so not at every commit; a kill loses at most this much of the run's work.
-const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often a dataset in S3 receives what was committed (and a convert reading S3 commits): each
+/// publish sends the day's rewritten small file again, so not at every commit; a kill loses at
+/// most this much of the run's work. 30 s, or `TRAILQ_S3_COMMIT_SECONDS`.
+pub fn publish_every() -> std::time::Duration {
+    static EVERY: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *EVERY.get_or_init(|| {
+        let seconds = std::env::var("TRAILQ_S3_COMMIT_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(30.0);
+        std::time::Duration::from_secs_f64(seconds)
+    })
+}
 
 impl Committer {
     /// Opens the dataset at `root` (taking its lock and repairing what a crashed run left).
@@ -379,9 +390,9 @@ impl Committer {
     }
 
     /// For a dataset in S3, sends what was committed (and the state files) when the last
-    /// publish is [`PUBLISH_EVERY`] old; call it from a thread outside the async runtime.
+    /// publish is [`publish_every`] old; call it from a thread outside the async runtime.
     pub fn publish_if_due(&mut self) -> Result<(), DatasetError> {
-        if self.last_publish.elapsed() < PUBLISH_EVERY {
+        if self.last_publish.elapsed() < publish_every() {
             return Ok(());
         }
         self.rejects.sync()?;

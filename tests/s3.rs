@@ -797,10 +797,22 @@ fn a_convert_to_s3_killed_at_random_points_under_faults_ends_with_exactly_the_ev
         &["--slowdown-every", "11", "--reset-every", "17"],
     );
     let out = "s3://datasets/events/";
+    // Committing (and publishing) every second, a killed run leaves its progress in the bucket:
+    // the next one goes on with --since-last from there.
+    let resumed = std::cell::Cell::new(0);
     let (last, kills) = crate::util::kill_at_random_then_finish(
-        || convert_s3(&faulty.url, &["s3://org-trail", "--json", "--out", out]),
+        || {
+            let state = keys(&moto.url, "datasets", "events/_trailq/convert-s3.json");
+            let mut c = convert_s3(&faulty.url, &["s3://org-trail", "--json", "--out", out]);
+            if !state.is_empty() {
+                c.arg("--since-last");
+                resumed.set(resumed.get() + 1);
+            }
+            c.env("TRAILQ_S3_COMMIT_SECONDS", "1");
+            c
+        },
         4,
-        1000..6000,
+        2500..7000,
         21,
         || {
             // Between runs, what is in the bucket is whole Parquet (read_files asserts it).
@@ -810,6 +822,15 @@ fn a_convert_to_s3_killed_at_random_points_under_faults_ends_with_exactly_the_ev
     );
     assert!(last.status.success(), "{}", stderr(&last));
     assert!(kills > 0);
+    assert!(
+        resumed.get() > 0,
+        "a killed run left its progress in the bucket"
+    );
+    let summary: Value = serde_json::from_slice(&last.stdout).unwrap();
+    assert!(
+        summary["s3"]["objectsRead"].as_u64().unwrap() < trail.log_files().len() as u64,
+        "the last run read only what the killed ones had not committed: {summary}"
+    );
     let stats = proxy_stats(&faulty);
     for fault in ["slowdowns", "resets"] {
         assert!(stats[fault].as_u64().unwrap() > 0, "{fault}: {stats}");

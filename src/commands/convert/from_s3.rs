@@ -5,8 +5,8 @@
 //! whatever the bucket's size: at most `IN_FLIGHT` objects downloading plus the channel's few.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
@@ -96,7 +96,8 @@ pub struct Fetched {
     pub bytes: Vec<u8>,
 }
 
-/// What reading the bucket has done so far (for progress and the summary).
+/// What reading the bucket has done so far (for progress, the summary and what a commit may
+/// record as read).
 #[derive(Debug, Default)]
 pub struct Counters {
     pub places_done: AtomicU64,
@@ -104,10 +105,70 @@ pub struct Counters {
     pub bytes_listed: AtomicU64,
     pub objects_fetched: AtomicU64,
     pub bytes_read: AtomicU64,
+    /// Objects sent for and not yet done (their rows all with the committer), per place: their
+    /// delivery times, so that a commit mid-run records a place as read only up to before the
+    /// earliest of them (32 GETs complete out of order).
+    pub unfinished: Mutex<BTreeMap<usize, BTreeMap<i64, usize>>>,
+    /// Prefixes and objects that could not be read, as they happen.
+    pub problems: Mutex<Vec<Problem>>,
+}
+
+impl Counters {
+    fn started(&self, place: usize, delivered: i64) {
+        let mut unfinished = self.unfinished.lock().unwrap_or_else(|e| e.into_inner());
+        *unfinished
+            .entry(place)
+            .or_default()
+            .entry(delivered)
+            .or_default() += 1;
+    }
+
+    /// An object's rows are all with the committer, or it failed (and is a problem).
+    pub fn finished(&self, place: usize, delivered: i64) {
+        let mut unfinished = self.unfinished.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(times) = unfinished.get_mut(&place) else {
+            return;
+        };
+        if let Some(n) = times.get_mut(&delivered) {
+            *n -= 1;
+            if *n == 0 {
+                times.remove(&delivered);
+            }
+        }
+    }
+
+    /// Per place, the earliest delivery time of an object not finished yet.
+    pub fn unfinished_from(&self) -> BTreeMap<usize, i64> {
+        let unfinished = self.unfinished.lock().unwrap_or_else(|e| e.into_inner());
+        unfinished
+            .iter()
+            .filter_map(|(place, times)| Some((*place, *times.keys().next()?)))
+            .collect()
+    }
+
+    fn problem(&self, problem: Problem) {
+        self.problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(problem);
+    }
+
+    /// The problems so far, copied (a mid-run commit) …
+    pub fn problems_so_far(&self) -> Vec<Problem> {
+        self.problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// … or taken (the end).
+    pub fn take_problems(&self) -> Vec<Problem> {
+        std::mem::take(&mut *self.problems.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// A prefix or object that could not be read.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Problem {
     /// The `s3://` URL, what happened and what to do.
     pub line: String,
@@ -117,15 +178,14 @@ pub struct Problem {
 }
 
 /// Lists the planned day folders and fetches their objects into `out`, until done or `stop`.
-/// What could not be listed or read comes back as [`Problem`]s; the rest is read.
+/// What could not be listed or read goes to `counters.problems`; the rest is read.
 pub async fn feed(
     plan: &Plan,
     state: Option<&SourcesState>,
     counters: &Arc<Counters>,
     out: mpsc::Sender<Fetched>,
     stop: &AtomicBool,
-) -> Vec<Problem> {
-    let mut problems = Vec::new();
+) {
     // Day → the places to list on that day.
     let mut by_day: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
     for (i, (b, place)) in plan.places.iter().enumerate() {
@@ -135,7 +195,7 @@ pub async fn feed(
                     by_day.entry(day).or_default().push(i);
                 }
             }
-            Err(f) => problems.push(Problem {
+            Err(f) => counters.problem(Problem {
                 line: f.describe(&place.url.to_string()),
                 place: Some(i),
                 delivered: plan.delivered[i].map(|(from, _)| from),
@@ -147,7 +207,6 @@ pub async fn feed(
         .flat_map(|(day, places)| places.iter().map(move |p| (*p, *day)))
         .collect();
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    let (failed_tx, mut failed_rx) = mpsc::unbounded_channel::<Problem>();
     // Day folders are listed a few ahead of the fetching, in order: with few objects a folder
     // (big files, or a quiet Region), one listing after another would leave the GETs idle.
     let folders: Vec<(i32, usize)> = by_day
@@ -186,7 +245,7 @@ pub async fn feed(
         let objects = match listed {
             Ok(objects) => objects,
             Err(f) => {
-                problems.push(Problem {
+                counters.problem(Problem {
                     line: f.describe(&s3::key_url(&bucket.name, &prefix)),
                     place: Some(i),
                     delivered: Some(i64::from(*day) * MICROS_PER_DAY),
@@ -215,9 +274,10 @@ pub async fn feed(
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                 break 'days;
             };
-            let (bucket, out, failed) = (bucket.clone(), out.clone(), failed_tx.clone());
+            let (bucket, out) = (bucket.clone(), out.clone());
             let counters = Arc::clone(counters);
             let url = s3::key_url(&bucket.name, object.key());
+            counters.started(i, object.delivered.unwrap_or(i64::MIN));
             tokio::spawn(async move {
                 match trail_bucket::fetch(&bucket, &object, &counters.bytes_read).await {
                     Ok(bytes) => {
@@ -225,11 +285,13 @@ pub async fn feed(
                         let _ = out.send(Fetched { object, url, bytes }).await;
                     }
                     Err(f) => {
-                        let _ = failed.send(Problem {
+                        let delivered = object.delivered.unwrap_or(i64::MIN);
+                        counters.problem(Problem {
                             line: f.describe(&url),
                             place: Some(object.place),
                             delivered: object.delivered,
                         });
+                        counters.finished(object.place, delivered);
                     }
                 }
                 // Only now: an object waiting for a parse worker still counts as in flight.
@@ -242,9 +304,4 @@ pub async fn feed(
     }
     // Every fetch has finished once all permits are back.
     let _ = permits.acquire_many(IN_FLIGHT as u32).await;
-    drop(failed_tx);
-    while let Some(problem) = failed_rx.recv().await {
-        problems.push(problem);
-    }
-    problems
 }

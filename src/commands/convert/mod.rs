@@ -27,7 +27,7 @@ use trailq::dataset::remote::Transfers;
 use trailq::dataset::sink::{DatasetOptions, SinkStats};
 use trailq::pipeline::{Committer, FileOutcome, Filters, Parsed, RecordParser};
 use trailq::s3::S3Url;
-use trailq::source::trail_bucket::{Scope, SourcesState};
+use trailq::source::trail_bucket::{PlaceState, Scope, SourcesState};
 use trailq_events::files::{self, InputFile};
 use trailq_events::time::format_micros;
 
@@ -230,7 +230,7 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
         progress: &progress,
         local_bytes,
     };
-    let problems = match read_all(reading, &mut committer, &mut summary, &mut read_state) {
+    let problems = match read_all(&reading, &mut committer, &mut summary, &mut read_state) {
         Ok(problems) => problems,
         Err(e) => {
             progress.finish_and_clear();
@@ -248,8 +248,13 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     progress.finish_and_clear();
     let stats = stats?;
     // Only now that the dataset holds them: what --since-last will not read again.
-    if let (Some(state), Some(plan)) = (read_state.take(), &plan) {
-        let state = read_through(state, plan, &problems, &args, window, now);
+    if let (Some(mut state), Some(plan)) = (read_state.take(), &plan) {
+        not_read(&mut state, plan, &problems);
+        state.last_end = Some(match (args.since_last, window) {
+            (false, Some((_, end))) => end,
+            _ => now,
+        });
+        state.prune();
         trailq::dataset::checkpoint::save_sources(committer.root(), &state)?;
     }
     if !args.quiet && args.out.local().is_none() {
@@ -358,7 +363,7 @@ struct Reading<'a> {
 /// Reads every input into the committer: workers parse local files, then the objects the feeder
 /// fetches from S3; this thread takes what they parsed. Returns what could not be read in S3.
 fn read_all(
-    r: Reading<'_>,
+    r: &Reading<'_>,
     committer: &mut Committer,
     summary: &mut Summary,
     read_state: &mut Option<SourcesState>,
@@ -398,16 +403,7 @@ fn read_all(
             scope.spawn(move || worker(files, next_file, fetched, stop, filters, tx));
         }
         drop(tx);
-        let result = receive(
-            &rx,
-            r.files,
-            committer,
-            summary,
-            read_state,
-            r.progress,
-            r.args.quiet,
-            (r.local_bytes, r.counters),
-        );
+        let result = receive(&rx, r, committer, summary, read_state);
         if result.is_err() {
             // Let the workers and the feeder see the closed channels or the flag and stop.
             stop.store(true, Ordering::Relaxed);
@@ -416,34 +412,57 @@ fn read_all(
                 fetched.close();
             }
         }
-        let problems = feeder.map(|f| f.join().unwrap_or_default());
-        result.map(|()| problems.unwrap_or_default())
+        if let Some(feeder) = feeder {
+            let _ = feeder.join();
+        }
+        result.map(|()| r.counters.take_problems())
     })
 }
 
-/// The `--since-last` state after this run: each account-Region read through its last key,
-/// except back to just before an object that could not be read.
-fn read_through(
-    mut state: SourcesState,
-    plan: &from_s3::Plan,
-    problems: &[from_s3::Problem],
-    args: &ConvertArgs,
-    window: Option<(i64, i64)>,
-    now: i64,
-) -> SourcesState {
+/// Lowers each account-Region's mark to just before what could not be read, so that the next
+/// `--since-last` reaches back to it.
+fn not_read(state: &mut SourcesState, plan: &from_s3::Plan, problems: &[from_s3::Problem]) {
     for p in problems {
         if let (Some(i), Some(at)) = (p.place, p.delivered) {
-            // Not read: the next --since-last must reach back to it.
             let entry = state.places.entry(plan.places[i].1.key()).or_default();
             entry.through = entry.through.min(at.saturating_sub(1));
         }
     }
-    state.last_end = Some(match (args.since_last, window) {
-        (false, Some((_, end))) => end,
-        _ => now,
-    });
-    state.prune();
-    state
+}
+
+/// A commit in the middle of reading S3, and the `--since-last` state it makes true: each
+/// account-Region read up to before its earliest object not finished yet (GETs complete out of
+/// order), or not read at all. The previous run's `last_end` stays: places not reached yet keep
+/// their old start.
+fn commit_midway(
+    r: &Reading<'_>,
+    committer: &mut Committer,
+    read_state: &Option<SourcesState>,
+) -> Result<()> {
+    committer.commit()?;
+    if let (Some(state), Some(plan)) = (read_state, r.plan) {
+        let mut state = state.clone();
+        // A place not reached yet starts where this run would have started it (with no window:
+        // from the beginning), so a `--since-last` after a kill finishes this run's work.
+        for (i, (_, place)) in plan.places.iter().enumerate() {
+            state
+                .places
+                .entry(place.key())
+                .or_insert_with(|| PlaceState {
+                    through: plan.delivered[i].map_or(0, |(from, _)| from),
+                    ..PlaceState::default()
+                });
+        }
+        not_read(&mut state, plan, &r.counters.problems_so_far());
+        for (place, from) in r.counters.unfinished_from() {
+            let entry = state.places.entry(plan.places[place].1.key()).or_default();
+            entry.through = entry.through.min(from.saturating_sub(1));
+        }
+        state.prune();
+        trailq::dataset::checkpoint::save_sources(committer.root(), &state)?;
+    }
+    committer.publish_if_due()?;
+    Ok(())
 }
 
 impl Summary {
@@ -583,15 +602,20 @@ fn progress_bar(total_bytes: u64, quiet: bool) -> ProgressBar {
 #[allow(clippy::too_many_arguments)]
 fn receive(
     rx: &Receiver<Msg>,
-    files: &[InputFile],
+    r: &Reading<'_>,
     committer: &mut Committer,
     summary: &mut Summary,
     read: &mut Option<SourcesState>,
-    progress: &ProgressBar,
-    quiet: bool,
-    (local_bytes, counters): (u64, &from_s3::Counters),
 ) -> Result<()> {
+    let (files, progress, quiet) = (r.files, r.progress, r.args.quiet);
+    let (local_bytes, counters) = (r.local_bytes, r.counters);
+    let mut last_commit = Instant::now();
     for msg in rx {
+        // A long read of a bucket keeps its progress through a kill, losing at most this much.
+        if r.plan.is_some() && last_commit.elapsed() >= trailq::pipeline::publish_every() {
+            commit_midway(r, committer, read)?;
+            last_commit = Instant::now();
+        }
         let (outcome, bytes) = match msg {
             Msg::Parsed(item) => {
                 let Some(r) = committer.take(item)? else {
@@ -636,6 +660,7 @@ fn receive(
                         );
                     }
                 }
+                counters.finished(object.place, object.delivered.unwrap_or(i64::MIN));
                 (outcome, object.size)
             }
         };
@@ -698,6 +723,9 @@ fn worker(
             return;
         }
     }
+    // Objects parsed whose last rows may still be in the parser's batch: an object is done
+    // (`ObjectDone`: a commit may count it as read) only once all its rows were sent.
+    let mut waiting: Vec<Msg> = Vec::new();
     loop {
         // The lock is held only while waiting: the next worker waits behind it.
         let next = match fetched.lock() {
@@ -710,22 +738,45 @@ fn worker(
         }
         let bytes = std::mem::take(&mut object.bytes);
         let outcome = parser.push_object(&object.url, object.object.key(), bytes);
+        let mut batch_sent = false;
         for item in parser.drain() {
+            batch_sent |= matches!(item, Parsed::Batch(_));
             if tx.send(Msg::Parsed(item)).is_err() {
                 return;
             }
         }
-        let done = Msg::ObjectDone {
+        // A batch ends at or after this object's start: the objects before it are all sent.
+        if batch_sent && !send_all(&tx, &mut waiting) {
+            return;
+        }
+        waiting.push(Msg::ObjectDone {
             fetched: Box::new(object),
             outcome,
-        };
-        if tx.send(done).is_err() {
-            return;
+        });
+        if waiting.len() >= WAITING_OBJECTS {
+            if let Some(batch) = parser.flush()
+                && tx.send(Msg::Parsed(Parsed::Batch(batch))).is_err()
+            {
+                return;
+            }
+            if !send_all(&tx, &mut waiting) {
+                return;
+            }
         }
     }
     if let Some(batch) = parser.flush() {
         let _ = tx.send(Msg::Parsed(Parsed::Batch(batch)));
     }
+    send_all(&tx, &mut waiting);
+}
+
+/// Objects a worker holds back until their rows are sent: many small ones (a quiet Region's
+/// files) are sent as one batch, but not so many that a commit finds little counted as read.
+const WAITING_OBJECTS: usize = 64;
+
+/// Sends what `waiting` holds; false when the receiver is gone.
+fn send_all(tx: &SyncSender<Msg>, waiting: &mut Vec<Msg>) -> bool {
+    waiting.drain(..).all(|msg| tx.send(msg).is_ok())
 }
 
 fn print_summary(s: &Summary) -> Result<()> {
