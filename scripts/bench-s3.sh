@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (issue 13): trail files in S3, in one run, side by side, on moto's S3 server:
 #   s3:         trailq convert s3://BUCKET --out DIR          (reads the bucket in place)
+#   s3 to s3:   trailq convert s3://BUCKET --out s3://OUT/PREFIX/   (the dataset written to S3 too;
+#               copied back with the AWS CLI and counted by DuckDB)
 #   sync+local: aws s3 sync s3://BUCKET COPY, then trailq convert COPY   (what users do today)
 #   local:      trailq convert COPY (the local copy alone)
 # Two shapes of 1 M records in the organization layout: the generator's (small files, ~40 records
@@ -65,6 +67,11 @@ bench() {
   cpu0=$(moto_cpu)
   /usr/bin/time -f '%e %M' -o "$tmp/t-s3" "$trailq" convert "s3://$bucket" --out "$tmp/$bucket-s3" --quiet --json >"$tmp/s3.json"
   cpu1=$(moto_cpu)
+  # The dataset to S3 as well.
+  aws s3 mb "s3://$bucket-out" >/dev/null
+  /usr/bin/time -f '%e %M' -o "$tmp/t-s3s3" "$trailq" convert "s3://$bucket" --out "s3://$bucket-out/ds/" --quiet --json >"$tmp/s3s3.json"
+  aws s3 cp --recursive --quiet "s3://$bucket-out/ds/" "$tmp/$bucket-back"
+  .venv/bin/duckdb -csv -noheader -c "SELECT count(*) FROM read_parquet('$tmp/$bucket-back/event_date=*/*.parquet')" >"$tmp/s3s3.count"
   # What users do today: sync, then convert the copy.
   /usr/bin/time -f '%e %M' -o "$tmp/t-sync" .venv/bin/aws --endpoint-url "http://127.0.0.1:$port" s3 sync --quiet "s3://$bucket" "$tmp/$bucket-copy"
   /usr/bin/time -f '%e %M' -o "$tmp/t-local" "$trailq" convert "$tmp/$bucket-copy" --out "$tmp/$bucket-local" --quiet --json >"$tmp/local.json"
@@ -75,12 +82,16 @@ def t(name):
     wall, rss = open(f"{tmp}/t-{name}").read().split()
     return float(wall), int(rss) / 1024
 s3, local = json.load(open(f"{tmp}/s3.json")), json.load(open(f"{tmp}/local.json"))
+s3s3 = json.load(open(f"{tmp}/s3s3.json"))
 assert s3["rows_written"] == local["rows_written"], (s3["rows_written"], local["rows_written"])
+back = int(open(f"{tmp}/s3s3.count").read())
+assert back == local["rows_written"], (back, local["rows_written"])
 records = s3["records_read"]
-(ws, rs), (wy, ry), (wl, rl) = t("s3"), t("sync"), t("local")
+(ws, rs), (wy, ry), (wl, rl), (wss, rss) = t("s3"), t("sync"), t("local"), t("s3s3")
 print("| | wall | records/s | peak RSS |")
 print("|---|---|---|---|")
 print(f"| trailq convert s3:// | {ws:.1f} s | {records / ws:,.0f} | {rs:.0f} MiB |")
+print(f"| trailq convert s3:// --out s3:// | {wss:.1f} s | {records / wss:,.0f} | {rss:.0f} MiB |")
 print(f"| aws s3 sync, then trailq convert | {wy + wl:.1f} s ({wy:.1f} + {wl:.1f}) | {records / (wy + wl):,.0f} | {max(ry, rl):.0f} MiB (aws {ry:.0f}) |")
 print(f"| trailq convert of the local copy | {wl:.1f} s | {records / wl:,.0f} | {rl:.0f} MiB |")
 print()
@@ -89,7 +100,9 @@ print(f"{records:,} records, {s3['rows_written']:,} rows in both datasets. From 
       f"**{(records / ws) / (records / wl):.2f}×** the local convert's records/s, "
       f"**{(wy + wl) / ws:.2f}×** faster than sync+convert. "
       f"moto's CPU during the S3 read: {cpu1 - cpu0:.1f} s of {ws:.1f} s wall "
-      f"({(cpu1 - cpu0) / ws * 100:.0f}% of a core).")
+      f"({(cpu1 - cpu0) / ws * 100:.0f}% of a core). To S3: {s3s3['published']['filesUp']} files "
+      f"({s3s3['published']['bytesUp'] / 1048576:.1f} MiB) sent, {back:,} rows read back by DuckDB "
+      f"after aws s3 cp; **{ws / wss:.2f}×** the records/s of writing locally.")
 EOF
 }
 for shape in ${SHAPES:-generator real-shaped}; do
