@@ -9,7 +9,8 @@
 # each) and real-shaped (scripts/real-shaped.py: the real-record corpus, files of 5,000 records).
 # Gives records/s, wall time and peak RSS, and moto's own CPU time during the S3 read (moto is a
 # single Python process: when it is the bottleneck, its CPU says so).
-# Usage: scripts/bench-s3.sh [EVENTS_PER_DAY=100000] [DAYS=10]   TRAILQ=path picks the binary
+# Usage: scripts/bench-s3.sh [EVENTS_PER_DAY=100000] [DAYS=10]   S3_SERVER=s3s-fs for a faster
+# server than moto; TRAILQ=path picks the binary
 # (default target/release/trailq if built and newer than Cargo.lock, else the debug build);
 # SHAPES="real-shaped" runs one shape only.
 set -euo pipefail
@@ -39,7 +40,24 @@ fi
 
 tmp=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 &
+# The S3 server: moto (default), or S3_SERVER=s3s-fs, a Rust server on a folder (s3s-fs 0.14.1,
+# built once into bench-data/tools: 0.15+ needs a newer rustc than this stack's).
+case ${S3_SERVER:-moto} in
+  moto)
+    server_name="moto $(.venv/bin/pip show moto 2>/dev/null | awk '/^Version/ {print $2}')"
+    .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 &
+    ;;
+  s3s-fs)
+    server_name="s3s-fs 0.14.1"
+    if [ ! -x bench-data/tools/bin/s3s-fs ]; then
+      cargo install --quiet s3s-fs@0.14.1 --features binary --root bench-data/tools
+    fi
+    mkdir -p "$tmp/s3s-root"
+    bench-data/tools/bin/s3s-fs --host 127.0.0.1 --port "$port" --access-key AKIABENCHS3 --secret-key x \
+      "$tmp/s3s-root" >"$tmp/s3s.log" 2>&1 &
+    ;;
+  *) echo "S3_SERVER is moto or s3s-fs" >&2; exit 2 ;;
+esac
 moto=$!
 trap 'kill $moto 2>/dev/null; rm -rf "$tmp"' EXIT
 until curl -s "http://127.0.0.1:$port/" >/dev/null; do sleep 0.2; done
@@ -47,10 +65,10 @@ export AWS_ACCESS_KEY_ID=AKIABENCHS3 AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
   AWS_ENDPOINT_URL_S3="http://127.0.0.1:$port"
 aws() { .venv/bin/aws --endpoint-url "http://127.0.0.1:$port" "$@"; }
-# moto's CPU seconds so far (user + system, from /proc).
+# The S3 server's CPU seconds so far (user + system, from /proc).
 moto_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$moto/stat"; }
 
-echo "$(nproc) cores; $trailq; moto $(.venv/bin/pip show moto 2>/dev/null | awk '/^Version/ {print $2}'); $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)"
+echo "$(nproc) cores; $trailq; $server_name; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)"
 bench() {
   local label=$1 data=$2 bucket=$3
   local files bytes
@@ -60,7 +78,7 @@ bench() {
   local up0=$SECONDS
   aws s3 cp --recursive --quiet "$data" "s3://$bucket/"
   echo
-  echo "### $label: $files objects, $(awk -v b="$bytes" 'BEGIN {printf "%.1f MiB", b / 1048576}') gzipped (uploaded to moto in $((SECONDS - up0)) s)"
+  echo "### $label: $files objects, $(awk -v b="$bytes" 'BEGIN {printf "%.1f MiB", b / 1048576}') gzipped (uploaded to the S3 server in $((SECONDS - up0)) s)"
   echo
   # trailq straight from S3.
   local cpu0 cpu1
@@ -99,7 +117,7 @@ print(f"{records:,} records, {s3['rows_written']:,} rows in both datasets. From 
       f"{s3['s3']['listRequests']} list requests, {s3['s3']['getRequests']} GETs; "
       f"**{(records / ws) / (records / wl):.2f}×** the local convert's records/s, "
       f"**{(wy + wl) / ws:.2f}×** faster than sync+convert. "
-      f"moto's CPU during the S3 read: {cpu1 - cpu0:.1f} s of {ws:.1f} s wall "
+      f"The S3 server's CPU during the S3 read: {cpu1 - cpu0:.1f} s of {ws:.1f} s wall "
       f"({(cpu1 - cpu0) / ws * 100:.0f}% of a core). To S3: {s3s3['published']['filesUp']} files "
       f"({s3s3['published']['bytesUp'] / 1048576:.1f} MiB) sent, {back:,} rows read back by DuckDB "
       f"after aws s3 cp; **{ws / wss:.2f}×** the records/s of writing locally.")
