@@ -6,5 +6,6 @@ scripts/setup-venv.sh
 scripts/setup-chromium.sh
 export TRAILQ_DUCKDB="$PWD/.venv/bin/duckdb"
 cargo fmt --check
+scripts/lint-workflows.sh
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
