@@ -15,7 +15,11 @@ scripts/setup-venv.sh
 # The binary in release; the generator example in the dev profile: an example links the
 # dev-dependencies (tokio's test-util among them), and in release that would rebuild every crate
 # that depends on tokio a second time (~25 minutes on 2 cores) for a one-off data generator.
-cargo build --release --quiet --bin trailq
+# TRAILQ=PATH measures another build (e.g. a profile kept in another target folder) instead.
+if [ -z "${TRAILQ:-}" ]; then
+  cargo build --release --quiet --bin trailq
+fi
+trailq=${TRAILQ:-target/release/trailq}
 cargo build --quiet --example trail_files
 duckdb=.venv/bin/duckdb
 generated=bench-data/trail-files-${days}x${per_day}
@@ -52,7 +56,7 @@ measure() {
 
 trailq_out=bench-data/trailq-out
 prepare="rm -rf $trailq_out"
-read -r t_wall t_rss < <(measure target/release/trailq convert "$data" --out "$trailq_out" --quiet)
+read -r t_wall t_rss < <(measure "$trailq" convert "$data" --out "$trailq_out" --quiet)
 t_bytes=$(find "$trailq_out" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
 t_rows=$($duckdb -noheader -list -c "SELECT count(*) FROM read_parquet('$trailq_out/**/*.parquet')")
 records=$t_rows

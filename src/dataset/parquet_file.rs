@@ -1,6 +1,6 @@
 //! One Parquet file of the dataset, encoded on every core.
 //!
-//! `eventJson` is most of the encoding work (whole records, zstd 11: ~45% of a convert's CPU
+//! `eventJson` is most of the encoding work (whole records; at zstd 11 it was ~45% of a convert's CPU
 //! time), and one thread compressing it was the bottleneck of the write phase while the thread
 //! encoding every other column idled. So `eventJson` goes to helper threads, one per core, taking
 //! row groups in turn: while one helper still compresses row group k, the next compresses k+1

@@ -258,13 +258,28 @@ fn conform(batch: RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(target, columns)
 }
 
+/// The zstd level of `eventJson`: 3, or `TRAILQ_EVENTJSON_ZSTD_LEVEL` (1–22). `eventJson` is over
+/// half the dataset's bytes and most of the convert's compression work. Measured on both data
+/// shapes (BENCHMARKS.md, `scripts/bench-levels.sh`): level 3 keeps a real-shaped dataset at 0.91×
+/// its gzipped trail files for ~25% less CPU than level 11 (0.71×); the generator's small files
+/// come to 1.15× (0.99× at 11). A higher level is for archives that are written once and kept.
+pub(super) fn eventjson_zstd_level() -> i32 {
+    static LEVEL: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        std::env::var("TRAILQ_EVENTJSON_ZSTD_LEVEL")
+            .ok()
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .filter(|l| (1..=22).contains(l))
+            .unwrap_or(3)
+    })
+}
+
 /// Writer settings of every dataset file: zstd, dictionaries, page statistics (→ page index),
 /// the sort order declared, and the schema and tool versions in the key-value metadata.
-/// Measured on generated Inspector data (BENCHMARKS.md): `eventJson` is over half the bytes and
-/// repeats what the typed columns hold, so it gets zstd 11, 4 MiB pages and DELTA_LENGTH_BYTE_ARRAY
-/// (the records back to back, lengths apart: 4% smaller than PLAIN's length-prefixed values) —
-/// what it takes for the whole dataset to stay smaller than the gzipped trail files it came from;
-/// sorted `eventTime` and the random ids get delta encodings instead of dictionaries that only grow.
+/// `eventJson` repeats what the typed columns hold: it gets its own zstd level
+/// ([`eventjson_zstd_level`]), 4 MiB pages and DELTA_LENGTH_BYTE_ARRAY (the records back to back,
+/// lengths apart: 4% smaller than PLAIN's length-prefixed values); sorted `eventTime` and the
+/// random ids get delta encodings instead of dictionaries that only grow.
 pub(super) fn writer_properties() -> WriterProperties {
     let schema = schema::event_schema();
     let parquet_schema = ArrowSchemaConverter::new()
@@ -297,7 +312,7 @@ pub(super) fn writer_properties() -> WriterProperties {
                 env!("CARGO_PKG_VERSION").to_owned(),
             ),
         ]))
-        .set_column_compression(column(schema::EVENT_JSON), zstd(11))
+        .set_column_compression(column(schema::EVENT_JSON), zstd(eventjson_zstd_level()))
         .set_column_data_page_size_limit(column(schema::EVENT_JSON), 4 << 20)
         .set_column_statistics_enabled(column(schema::EVENT_JSON), EnabledStatistics::None)
         .set_column_dictionary_enabled(column(schema::EVENT_TIME), false)
