@@ -21,9 +21,12 @@ scripts/setup-venv.sh >/dev/null
 # The binary in release; the generator example in the dev profile: an example links the
 # dev-dependencies (tokio's test-util among them), and in release that would rebuild every crate
 # that depends on tokio a second time (~25 minutes on 2 cores) for a one-off data generator.
-cargo build --release --quiet --bin trailq
+# TRAILQ=PATH measures another build (e.g. a profile kept in another target folder) instead.
+if [ -z "${TRAILQ:-}" ]; then
+  cargo build --release --quiet --bin trailq
+fi
+trailq=${TRAILQ:-target/release/trailq}
 cargo build --quiet --example trail_files
-trailq=target/release/trailq
 duckdb=.venv/bin/duckdb
 shape=${3:-generator}
 case "$shape" in

@@ -30,9 +30,11 @@ use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{
     Between, BinaryExpr, Cast, Expr, Operator, TableProviderFilterPushDown, TryCast,
 };
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::expressions::{Column as ColumnExpr, Literal};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -48,7 +50,7 @@ use crate::s3::{self, Failure, S3Url};
 use trailq_events::schema::event_schema;
 use trailq_events::time::{day_of_micros, format_day, parse_time_or_day};
 use trailq_lake_sql::dialect::{self, DialectError};
-use trailq_lake_sql::lowercase::{lowercase_batch, lowercase_schema};
+use trailq_lake_sql::lowercase::{lowercase_batch, lowercase_schema, lowercase_type};
 
 /// What `{{eds}}` is filled with for a local run; the dialect maps it to the dataset.
 pub const LOCAL_EDS: &str = "local-dataset";
@@ -479,6 +481,33 @@ impl ExecutionPlan for Lowercased {
         Ok(Arc::new(Lowercased::new(children.swap_remove(0))))
     }
 
+    /// Lets a projection through to the Parquet scan below, its names in the file's spelling:
+    /// the struct fields a statement reads (`userIdentity.arn`, which DataFusion's optimizer moves
+    /// next to the scan) are then the only leaves decoded, not every field of `userIdentity`.
+    /// The projection's output is relabelled to lowercase as before.
+    fn try_swapping_with_projection(
+        &self,
+        projection: &ProjectionExec,
+    ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+        let file_schema = self.input.schema();
+        let mut exprs = Vec::with_capacity(projection.expr().len());
+        for p in projection.expr() {
+            let Some(expr) = in_file_names(&p.expr, &file_schema)? else {
+                return Ok(None);
+            };
+            // Only names may differ: a changed type would change the statement's answer.
+            if lowercase_type(&expr.data_type(&file_schema)?) != p.expr.data_type(&self.schema())? {
+                return Ok(None);
+            }
+            exprs.push(ProjectionExpr {
+                expr,
+                alias: p.alias.clone(),
+            });
+        }
+        let inner = ProjectionExec::try_new(exprs, Arc::clone(&self.input))?;
+        Ok(Some(Arc::new(Lowercased::new(Arc::new(inner)))))
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -491,6 +520,64 @@ impl ExecutionPlan for Lowercased {
             batches,
         )))
     }
+}
+
+/// `expr` (over the lowercase schema) over `file_schema` instead: columns by the file's names,
+/// struct fields in `get_field` by the file's spelling (map keys are data and stay). `None` when
+/// a field cannot be found.
+fn in_file_names(
+    expr: &Arc<dyn PhysicalExpr>,
+    file_schema: &arrow::datatypes::Schema,
+) -> DfResult<Option<Arc<dyn PhysicalExpr>>> {
+    let mut unknown = false;
+    let renamed = Arc::clone(expr).transform_up(|e| {
+        if let Some(c) = e.downcast_ref::<ColumnExpr>() {
+            let name = file_schema.field(c.index()).name();
+            let column: Arc<dyn PhysicalExpr> = Arc::new(ColumnExpr::new(name, c.index()));
+            return Ok(Transformed::yes(column));
+        }
+        let Some(f) = e.downcast_ref::<ScalarFunctionExpr>() else {
+            return Ok(Transformed::no(e));
+        };
+        if f.name() != "get_field" || f.args().is_empty() {
+            return Ok(Transformed::no(e));
+        }
+        let mut args = vec![Arc::clone(&f.args()[0])];
+        let mut data_type = Some(f.args()[0].data_type(file_schema)?);
+        for arg in &f.args()[1..] {
+            let name = arg
+                .downcast_ref::<Literal>()
+                .and_then(|l| l.value().try_as_str().flatten());
+            let field = match (&data_type, name) {
+                (Some(arrow::datatypes::DataType::Struct(fields)), Some(name)) => fields
+                    .iter()
+                    .find(|f| f.name() == name)
+                    .or_else(|| fields.iter().find(|f| f.name().eq_ignore_ascii_case(name))),
+                // A map's key (or what follows it) is data: as written.
+                _ => {
+                    data_type = None;
+                    args.push(Arc::clone(arg));
+                    continue;
+                }
+            };
+            let Some(field) = field else {
+                unknown = true;
+                return Ok(Transformed::no(e));
+            };
+            args.push(Arc::new(Literal::new(ScalarValue::Utf8(Some(
+                field.name().clone(),
+            )))));
+            data_type = Some(field.data_type().clone());
+        }
+        let rebuilt: Arc<dyn PhysicalExpr> = Arc::new(ScalarFunctionExpr::try_new(
+            Arc::new(f.fun().clone()),
+            args,
+            file_schema,
+            Arc::new(f.config_options().clone()),
+        )?);
+        Ok(Transformed::yes(rebuilt))
+    })?;
+    Ok((!unknown).then_some(renamed.data))
 }
 
 /// A statement started on the local engine.
@@ -530,6 +617,65 @@ pub async fn execute(
 mod tests {
     use super::*;
     use datafusion::prelude::{col, lit};
+
+    /// A dataset of two records, written by the sink as a convert would.
+    fn two_records(root: &Path) {
+        use crate::dataset::sink::{DatasetOptions, ParquetDatasetSink};
+        use trailq_events::batch::EventBatchBuilder;
+        use trailq_events::record::parse_record;
+        let mut builder = EventBatchBuilder::new();
+        // Two days, two files: as many file groups as the session's partitions, so the plan has
+        // no repartitioning between the scan and the projection (as with a real export).
+        for (id, day, arn, issuer) in [
+            ("e1", 20, "arn:aws:iam::1:user/ana", "Admin"),
+            ("e2", 21, "arn:aws:sts::1:assumed-role/r/x", "r"),
+        ] {
+            let text = format!(
+                r#"{{"eventVersion":"1.09","eventTime":"2026-11-{day}T10:00:00Z","eventSource":"inspector2.amazonaws.com","eventName":"CreateFilter","eventID":"{id}","userIdentity":{{"type":"AssumedRole","arn":"{arn}","sessionContext":{{"sessionIssuer":{{"userName":"{issuer}"}}}}}},"requestParameters":{{"name":"f-{id}","action":"SUPPRESS"}}}}"#
+            );
+            builder.append(&parse_record(&text).unwrap(), &text);
+        }
+        let mut sink = ParquetDatasetSink::open(root, DatasetOptions::default()).unwrap();
+        sink.write(&builder.finish()).unwrap();
+        sink.finish().unwrap();
+    }
+
+    #[tokio::test]
+    async fn struct_fields_are_read_alone_from_the_parquet_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        two_records(dir.path());
+        let sql = format!(
+            "SELECT eventID, userIdentity.arn, userIdentity.sessionContext.sessionIssuer.userName AS issuer, element_at(requestParameters, 'name') AS name FROM {LOCAL_EDS} WHERE eventName = 'CreateFilter' ORDER BY eventID"
+        );
+        let prepared =
+            dialect::prepare(&sql, |n| (n == LOCAL_EDS).then(|| TABLE.to_owned())).unwrap();
+        let ctx = trailq_lake_sql::lake_context(0);
+        ctx.register_table(TABLE, Arc::new(Dataset::open(dir.path()).unwrap()))
+            .unwrap();
+        let frame = ctx.sql(&prepared.sql).await.unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let shown = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string();
+        let scan = shown
+            .lines()
+            .find(|l| l.contains("DataSourceExec"))
+            .expect("a Parquet scan");
+        // The scan itself picks the two struct fields (in the file's spelling), so only those
+        // leaves of `userIdentity` are decoded.
+        assert!(scan.contains("get_field(userIdentity@"), "{shown}");
+        assert!(scan.contains("sessionIssuer, userName)"), "{shown}");
+        let batches = frame.collect().await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("| e1      | arn:aws:iam::1:user/ana"),
+            "{text}"
+        );
+        assert!(text.contains("| Admin  | f-e1 |"), "{text}");
+        assert!(text.contains("| r      | f-e2 |"), "{text}");
+    }
 
     #[test]
     fn event_time_bounds_come_from_comparisons_with_constants() {

@@ -46,7 +46,8 @@ fn lowercase_field(field: &FieldRef) -> FieldRef {
     )
 }
 
-fn lowercase_type(data_type: &DataType) -> DataType {
+/// `data_type` with its struct field names lowercased (at any depth).
+pub fn lowercase_type(data_type: &DataType) -> DataType {
     match data_type {
         DataType::Struct(fields) => DataType::Struct(fields.iter().map(lowercase_field).collect()),
         DataType::List(item) => DataType::List(lowercase_field(item)),
