@@ -798,10 +798,32 @@ fn a_convert_to_s3_killed_at_random_points_under_faults_ends_with_exactly_the_ev
     );
     let out = "s3://datasets/events/";
     // Committing (and publishing) every second, a killed run leaves its progress in the bucket:
-    // the next one goes on with --since-last from there.
+    // the next one goes on with --since-last from there. Each kill comes at a random moment
+    // after the run has published its state once (on a loaded machine a run's first seconds
+    // may be all start-up).
     let resumed = std::cell::Cell::new(0);
-    let (last, kills) = crate::util::kill_at_random_then_finish(
+    let state_version = || {
+        let o = aws(
+            &moto.url,
+            &[
+                "s3api",
+                "list-objects-v2",
+                "--bucket",
+                "datasets",
+                "--prefix",
+                "events/_trailq/convert-s3.json",
+                "--query",
+                "Contents[].[Key, ETag, LastModified]",
+                "--output",
+                "text",
+            ],
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let before = std::cell::RefCell::new(String::new());
+    let (last, kills) = crate::util::kill_at_random_once_armed(
         || {
+            *before.borrow_mut() = state_version();
             let state = keys(&moto.url, "datasets", "events/_trailq/convert-s3.json");
             let mut c = convert_s3(&faulty.url, &["s3://org-trail", "--json", "--out", out]);
             if !state.is_empty() {
@@ -812,8 +834,9 @@ fn a_convert_to_s3_killed_at_random_points_under_faults_ends_with_exactly_the_ev
             c
         },
         4,
-        2500..7000,
+        0..4000,
         21,
+        || state_version() != *before.borrow(),
         || {
             // Between runs, what is in the bucket is whole Parquet (read_files asserts it).
             let back = copy_back(&moto.url, out);

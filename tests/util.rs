@@ -214,10 +214,24 @@ pub fn aws_cli_as(
 /// Returns the finished run's output and how many kills there were (a run may finish before
 /// its moment comes).
 pub fn kill_at_random_then_finish(
+    start: impl FnMut() -> Command,
+    kills: usize,
+    after_ms: std::ops::Range<u64>,
+    seed: u64,
+    between: impl FnMut(),
+) -> (Output, usize) {
+    kill_at_random_once_armed(start, kills, after_ms, seed, || true, between)
+}
+
+/// [`kill_at_random_then_finish`], the random moment counted from when `armed` (asked every
+/// 250 ms) first says yes: e.g. once the run has committed something, so that a loaded machine
+/// running it slowly cannot make every kill land before any progress.
+pub fn kill_at_random_once_armed(
     mut start: impl FnMut() -> Command,
     kills: usize,
     after_ms: std::ops::Range<u64>,
     seed: u64,
+    mut armed: impl FnMut() -> bool,
     mut between: impl FnMut(),
 ) -> (Output, usize) {
     use std::process::Stdio;
@@ -231,6 +245,9 @@ pub fn kill_at_random_then_finish(
             .spawn()
             .unwrap();
         if killed < kills {
+            while !armed() && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(250));
+            }
             let deadline = Instant::now() + Duration::from_millis(rng.u64(after_ms.clone()));
             while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
                 std::thread::sleep(Duration::from_millis(20));
