@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DataFusionError, Result as DfResult, ScalarValue};
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -34,6 +35,10 @@ use datafusion::physical_expr::expressions::{Column as ColumnExpr, Literal};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildFilterDescription, ChildPushdownResult, FilterDescription, FilterPushdownPhase,
+    FilterPushdownPropagation,
+};
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -508,6 +513,37 @@ impl ExecutionPlan for Lowercased {
         Ok(Some(Arc::new(Lowercased::new(Arc::new(inner)))))
     }
 
+    /// Lets the statement's filters through to the Parquet scan, in the file's spelling: there
+    /// they skip row groups by their statistics, page index and bloom filters (`eventSource`,
+    /// `eventName`, `eventID`). The filters above still apply to every row that is read.
+    fn gather_filters_for_pushdown(
+        &self,
+        _phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        _config: &ConfigOptions,
+    ) -> DfResult<FilterDescription> {
+        let file_schema = self.input.schema();
+        let renamed = parent_filters
+            .iter()
+            .map(|f| in_file_names(f, &file_schema))
+            .collect::<DfResult<Option<Vec<_>>>>()?;
+        let child = match renamed {
+            Some(renamed) => ChildFilterDescription::from_child(&renamed, &self.input)?,
+            // A field the file does not have: keep every filter above, as before.
+            None => ChildFilterDescription::all_unsupported(&parent_filters),
+        };
+        Ok(FilterDescription::new().with_child(child))
+    }
+
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> DfResult<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        Ok(FilterPushdownPropagation::if_all(child_pushdown_result))
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -665,6 +701,8 @@ mod tests {
         // leaves of `userIdentity` are decoded.
         assert!(scan.contains("get_field(userIdentity@"), "{shown}");
         assert!(scan.contains("sessionIssuer, userName)"), "{shown}");
+        // And the filter, which skips row groups by their statistics and bloom filters.
+        assert!(scan.contains("predicate=eventName@"), "{shown}");
         let batches = frame.collect().await.unwrap();
         let text = arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()

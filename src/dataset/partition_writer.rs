@@ -323,5 +323,17 @@ pub(super) fn writer_properties() -> WriterProperties {
     for id in [schema::EVENT_JSON, schema::EVENT_ID, schema::REQUEST_ID] {
         builder = builder.set_column_encoding(column(id), Encoding::DELTA_LENGTH_BYTE_ARRAY);
     }
+    // Bloom filters on what the saved queries (and an investigator's `eventID = …`) test for
+    // equality: a row group without the service or the event is skipped unread. Statistics
+    // cannot do it (a day's row group holds every service from `a…` to `w…`); on real trails,
+    // where Inspector's events are a few among many services', most row groups go. Sized for a
+    // row group, then folded to the values it holds: ~60 services take a few hundred bytes,
+    // 16,384 event ids ~20 KB (about 1% of the dataset).
+    for filtered in [schema::EVENT_SOURCE, schema::EVENT_NAME, schema::EVENT_ID] {
+        builder = builder
+            .set_column_bloom_filter_enabled(column(filtered), true)
+            .set_column_bloom_filter_fpp(column(filtered), 0.01)
+            .set_column_bloom_filter_max_ndv(column(filtered), ROW_GROUP_ROWS as u64);
+    }
     builder.build()
 }
