@@ -5,10 +5,12 @@
 //! statement runs unchanged on both. [`Dataset`] is that table: for each scan it reads the
 //! statement's `eventTime` bounds from the pushed-down filters, keeps only the day partitions
 //! inside them (what Lake's own time partitioning does), and hands the chosen files to
-//! DataFusion's Parquet reader with the camelCase file schema; filters on plain columns go down
-//! too (row-group pruning on `eventTime` statistics), renamed to the file's spelling. The
-//! reader's batches are relabelled to lowercase by [`Lowercased`], sharing their buffers. The
-//! `event_date` partition column is not part of the table: Lake has no such column.
+//! DataFusion's Parquet reader with the camelCase file schema. The reader's batches are
+//! relabelled to lowercase by [`Lowercased`], sharing their buffers; DataFusion's optimizer moves
+//! the statement's projections (struct fields: only the leaves used are decoded) and filters
+//! (row groups skipped by statistics and bloom filters) through it into the scan, renamed to the
+//! file's spelling. The `event_date` partition column is not part of the table: Lake has no such
+//! column.
 
 use std::collections::HashMap;
 use std::fmt;
