@@ -16,3 +16,4 @@ mod query;
 mod s3;
 mod schema_ddl;
 mod snapshots;
+mod tls;

@@ -1,0 +1,79 @@
+//! trailq's HTTPS client (the AWS SDK's, with rustls on ring: src/aws.rs) against a real TLS
+//! server on loopback (tests/tools/tls_cloudtrail.py): it completes the handshake, and it trusts
+//! only what the trusted roots vouch for. Every other test talks plain HTTP to the emulator.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use crate::util::{stderr, stdout, trailq_command};
+
+struct TlsServer {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> TlsServer {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/tools/tls_cloudtrail.py"))
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the test venv's python (scripts/setup-venv.sh)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("the TLS server prints its port");
+    TlsServer { child, dir, port }
+}
+
+/// `trailq stores` against the server, trusting the certificates in `roots` and nothing else.
+fn stores(server: &TlsServer, roots: &Path) -> Output {
+    trailq_command()
+        .env("SSL_CERT_FILE", roots)
+        .env_remove("SSL_CERT_DIR")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+        .env("AWS_REGION", "us-east-1")
+        .args(["stores", "--endpoint-url"])
+        .arg(format!("https://127.0.0.1:{}", server.port))
+        .output()
+        .expect("trailq runs")
+}
+
+#[test]
+fn the_aws_client_speaks_tls_and_trusts_only_what_its_roots_vouch_for() {
+    let server = start();
+
+    let trusted = stores(&server, &server.dir.path().join("ca.pem"));
+    assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
+    let table = stdout(&trusted);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("tls-check") && l.contains("ENABLED")),
+        "{table}"
+    );
+
+    let untrusted = stores(&server, &server.dir.path().join("other-ca.pem"));
+    assert_eq!(untrusted.status.code(), Some(2), "{}", stdout(&untrusted));
+    let error = stderr(&untrusted);
+    assert!(
+        error.contains("ListEventDataStores")
+            && error.contains("invalid peer certificate")
+            && error.contains("SSL_CERT_FILE"),
+        "{error}"
+    );
+    assert_eq!(error.trim_end().lines().count(), 1, "{error}");
+}
