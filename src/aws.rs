@@ -69,8 +69,9 @@ pub enum AwsError {
 /// The SDK's default HTTPS client (hyper, rustls, the system's trusted roots, a proxy from
 /// `HTTPS_PROXY`/`NO_PROXY`), with one difference: rustls's crypto is ring, not aws-lc. ring is
 /// in the build anyway (object_store's S3 client uses it), and aws-lc's C library alone took
-/// 52 s of a clean release build on 2 cores and 3.6 MB of the binary.
-fn https_client() -> SharedHttpClient {
+/// 52 s of a clean release build on 2 cores and 3.6 MB of the binary. The SDK has no other HTTP
+/// client built in: an SDK configuration made without [`loader`] needs this one.
+pub fn https_client() -> SharedHttpClient {
     HttpClientBuilder::new().build_with_connector_fn(|settings, components| {
         let mut connector =
             ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));

@@ -78,6 +78,7 @@ fn client(emulator: &Emulator, key: &str, region: &str) -> Client {
 fn client_with(emulator: &Emulator, key: &str, region: &str, retry: RetryConfig) -> Client {
     let conf = aws_sdk_cloudtrail::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(trailq::aws::https_client())
         .region(Region::new(region.to_owned()))
         .endpoint_url(emulator.endpoint_url())
         .credentials_provider(Credentials::new(key, "secret", None, None, "test"))
