@@ -1,15 +1,19 @@
-//! trailq's HTTPS client (the AWS SDK's, with rustls on ring: src/aws.rs) against a real TLS
-//! server on loopback (tests/tools/tls_cloudtrail.py): it completes the handshake, and it trusts
-//! only what the trusted roots vouch for. Every other test talks plain HTTP to the emulator.
+//! trailq's HTTPS client (the AWS SDK's, with rustls on ring: src/aws.rs) against the emulator
+//! behind a real TLS server on loopback (tests/tools/tls_terminator.py): it completes the
+//! handshake, and it trusts only what the trusted roots vouch for. Every other test talks plain
+//! HTTP to the emulator.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+use trailq_emulator::{Emulator, EmulatorConfig};
+
 use crate::util::{stderr, stdout, trailq_command};
 
 struct TlsServer {
     child: Child,
+    _emulator: Emulator,
     dir: tempfile::TempDir,
     port: u16,
 }
@@ -22,11 +26,13 @@ impl Drop for TlsServer {
 }
 
 fn start() -> TlsServer {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(root.join(".venv/bin/python"))
-        .arg(root.join("tests/tools/tls_cloudtrail.py"))
+        .arg(root.join("tests/tools/tls_terminator.py"))
         .arg(dir.path())
+        .arg(emulator.addr().port().to_string())
         .stdout(Stdio::piped())
         .spawn()
         .expect("the test venv's python (scripts/setup-venv.sh)");
@@ -35,7 +41,12 @@ fn start() -> TlsServer {
         .read_line(&mut line)
         .unwrap();
     let port = line.trim().parse().expect("the TLS server prints its port");
-    TlsServer { child, dir, port }
+    TlsServer {
+        child,
+        _emulator: emulator,
+        dir,
+        port,
+    }
 }
 
 /// `trailq stores` against the server, trusting the certificates in `roots` and nothing else.
@@ -62,7 +73,7 @@ fn the_aws_client_speaks_tls_and_trusts_only_what_its_roots_vouch_for() {
     assert!(
         table
             .lines()
-            .any(|l| l.starts_with("tls-check") && l.contains("ENABLED")),
+            .any(|l| l.contains("trailq-emulator") && l.contains("ENABLED")),
         "{table}"
     );
 

@@ -1,31 +1,29 @@
 #!/usr/bin/env python3
-"""A CloudTrail endpoint over real TLS on loopback, for the test of trailq's HTTPS client.
+"""TLS in front of the emulator, for the test of trailq's HTTPS client.
 
-Usage: tls_cloudtrail.py DIR
+Usage: tls_terminator.py DIR UPSTREAM_PORT
 
 Makes a certificate authority and a server certificate for 127.0.0.1 signed by it (with the
 `cryptography` package moto already brings into the test venv), writes the authority's
 certificate to DIR/ca.pem and that of another authority, which signed nothing, to
 DIR/other-ca.pem, listens on an ephemeral loopback port with TLS 1.2/1.3, and prints the port on
-its first line. It answers ListEventDataStores with one store (`tls-check`) and
-GetEventDataStore with its details, as CloudTrail's JSON protocol does; anything else is a 400.
-Runs until killed.
+its first line. Each connection's decrypted bytes go to 127.0.0.1:UPSTREAM_PORT (the emulator,
+plain HTTP) and its answers come back encrypted. Runs until killed.
 """
 
 import datetime
-import http.server
 import ipaddress
-import json
 import os
+import socket
+import socketserver
 import ssl
 import sys
+import threading
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-ARN = "arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/tls-check"
 
 
 def authority(name, now):
@@ -85,43 +83,42 @@ def certificates(folder):
         )
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Relay(socketserver.BaseRequestHandler):
+    """Copies bytes both ways between the TLS client and the upstream until either side closes."""
 
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        target = self.headers.get("X-Amz-Target", "")
-        if target.endswith(".ListEventDataStores"):
-            status, body = 200, {"EventDataStores": [{"EventDataStoreArn": ARN, "Name": "tls-check"}]}
-        elif target.endswith(".GetEventDataStore"):
-            status, body = 200, {
-                "EventDataStoreArn": ARN,
-                "Name": "tls-check",
-                "Status": "ENABLED",
-                "RetentionPeriod": 7,
-                "MultiRegionEnabled": False,
-                "OrganizationEnabled": False,
-            }
-        else:
-            status, body = 400, {"__type": "InvalidRequestException", "message": target}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def handle(self):
+        upstream = socket.create_connection(("127.0.0.1", self.server.upstream_port))
 
-    def log_message(self, *args):
-        pass
+        def pump(source, sink):
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (source, sink):
+                    try:
+                        s.close()
+                    except OSError:
+                        pass
+
+        back = threading.Thread(target=pump, args=(upstream, self.request), daemon=True)
+        back.start()
+        pump(self.request, upstream)
+        back.join()
 
 
 def main():
-    folder = sys.argv[1]
+    folder, upstream_port = sys.argv[1], int(sys.argv[2])
     certificates(folder)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(os.path.join(folder, "server.pem"), os.path.join(folder, "server.key"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Relay)
+    server.daemon_threads = True
+    server.upstream_port = upstream_port
+    # A client that refuses the certificate fails the handshake in accept(): socketserver drops
+    # that connection and goes on serving.
     server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()
