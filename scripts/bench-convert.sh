@@ -90,7 +90,7 @@ d_str_bytes=$(stat -c %s "$duck_str_out")
 duck_part_out=bench-data/duckdb-out-by-day
 rm -rf "$duck_part_out"
 $duckdb -c "SET threads = 2; SET TimeZone = 'UTC'; COPY (SELECT *, CAST(eventTime AS DATE) AS event_date FROM (SELECT * REPLACE (eventID::VARCHAR AS eventID, requestID::VARCHAR AS requestID) FROM ($duck_records))) TO '$duck_part_out' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (event_date));" >/dev/null
-d_part_bytes=$(du -sb "$duck_part_out" | cut -f1)
+d_part_bytes=$(find "$duck_part_out" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
 
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
