@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Two or more trailq binaries side by side on `convert` (a release-profile change must not make it
+# slower): each binary converts both data shapes of scripts/bench-convert.sh (run that first: it
+# builds the inputs), alternating binaries round by round so that the VM's changes of speed hit
+# them alike. Prints wall, user and sys seconds and peak RSS per run; compare the medians.
+# Usage: ROUNDS=4 scripts/bench-ab-convert.sh OLD_BINARY NEW_BINARY [MORE…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [MORE…]" >&2; exit 2; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+echo "| round | binary | data | wall s | user s | sys s | peak RSS KiB |"
+echo "|---|---|---|---|---|---|---|"
+for round in $(seq "${ROUNDS:-3}"); do
+  for binary in "$@"; do
+    for data in real-shaped-1000000 trail-files-10x100000; do
+      rm -rf "$out/dataset"
+      /usr/bin/time -o "$out/time" -f "%e %U %S %M" \
+        "$binary" convert "bench-data/$data" --out "$out/dataset" --quiet > /dev/null
+      read -r wall user sys rss < "$out/time"
+      echo "| $round | $binary | $data | $wall | $user | $sys | $rss |"
+    done
+  done
+done
