@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [MORE…]" >&2; exit 2; }
+for data in real-shaped-1000000 trail-files-10x100000; do
+  [ -d "bench-data/$data" ] || { echo "bench-data/$data is missing: run scripts/bench-convert.sh first" >&2; exit 2; }
+done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "| round | binary | data | wall s | user s | sys s | peak RSS KiB |"
@@ -15,10 +18,18 @@ for round in $(seq "${ROUNDS:-3}"); do
   for binary in "$@"; do
     for data in real-shaped-1000000 trail-files-10x100000; do
       rm -rf "$out/dataset"
+      sync
       /usr/bin/time -o "$out/time" -f "%e %U %S %M" \
         "$binary" convert "bench-data/$data" --out "$out/dataset" --quiet > /dev/null
       read -r wall user sys rss < "$out/time"
       echo "| $round | $binary | $data | $wall | $user | $sys | $rss |"
+      echo "$binary $data $wall" >> "$out/walls"
     done
   done
 done
+echo
+echo "| binary | data | median wall s |"
+echo "|---|---|---|"
+sort -k1,1 -k2,2 -k3,3n "$out/walls" | awk '
+  { key = $1 " | " $2; n[key]++; v[key, n[key]] = $3; if (!(key in seen)) { seen[key] = 1; order[++k] = key } }
+  END { for (i = 1; i <= k; i++) { c = n[order[i]]; m = (c % 2) ? v[order[i], (c + 1) / 2] : (v[order[i], c / 2] + v[order[i], c / 2 + 1]) / 2; printf "| %s | %.2f |\n", order[i], m } }'

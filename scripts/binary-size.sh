@@ -3,8 +3,9 @@
 # linker map and adds up, per output section and per crate, the input sections the linker kept
 # (after `--gc-sections` dropped what nothing uses). A crate's share is the code it emitted, which
 # includes other crates' generic functions instantiated there (listed by defining crate too).
-# Only the binary is re-linked (its other dependencies come from the release build as they are);
-# the map names each input by its archive, which needs lld's or GNU ld's map format.
+# Only the binary is rebuilt (~20 s; the crates it uses come from the release build as they are,
+# and a missing release build is built first); the next plain `cargo build --release` rebuilds it
+# once more. The map is read in lld's format (Rust's default linker on x86_64 Linux since 1.90).
 # Usage: scripts/binary-size.sh [TOP]   (default: the 30 largest crates)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,8 @@ for line in open(path, errors='replace'):
         s = re.search(r':\(\.text\.(\S+)\)$', rest)
         if s:
             text_syms.append((s.group(1), size))
+if not by_crate:
+    sys.exit(f'{path}: no input sections found; is the linker lld? (this script reads its map format)')
 print('\n| output section | MB |\n|---|---|')
 for name, size in sections.most_common(8):
     print(f'| {name} | {size / 1e6:.2f} |')
