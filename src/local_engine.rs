@@ -54,10 +54,10 @@ use object_store::path::Path as ObjectPath;
 
 use crate::dataset::layout;
 use crate::s3::{self, Failure, S3Url};
-use trailq_events::schema::event_schema;
+use trailq_events::schema::{EVENT_SOURCE, EVENT_TIME, event_schema};
 use trailq_events::time::{day_of_micros, format_day, parse_time_or_day};
 use trailq_lake_sql::dialect::{self, DialectError};
-use trailq_lake_sql::lowercase::{lowercase_batch, lowercase_schema, lowercase_type};
+use trailq_lake_sql::lowercase::{lowercase_schema, lowercase_type, relabel_batch};
 
 /// What `{{eds}}` is filled with for a local run; the dialect maps it to the dataset.
 pub const LOCAL_EDS: &str = "local-dataset";
@@ -326,8 +326,14 @@ impl TableProvider for Dataset {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let mut format = ParquetFormat::default();
+        if selective(filters) {
+            let mut options = format.options().clone();
+            options.global.pushdown_filters = true;
+            options.global.reorder_filters = true;
+            format = format.with_options(options);
+        }
+        let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(files)
             .with_listing_options(options)
             .with_schema(event_schema());
@@ -338,8 +344,29 @@ impl TableProvider for Dataset {
             .map(|f| self.rename(f))
             .collect::<DfResult<Vec<_>>>()?;
         let plan = table.scan(state, projection, &pushed, limit).await?;
-        Ok(Arc::new(Lowercased::new(plan)))
+        Ok(Arc::new(Lowercased::new(plan)?))
     }
+}
+
+/// Whether a scan's filters test more than the event source and time, so that filtering rows
+/// while the Parquet reader decodes them (late materialisation: the other columns, such as the
+/// `requestParameters` map, are decoded only for the rows that pass) pays for itself.
+///
+/// The event source alone does not: in an Inspector-heavy dataset most rows pass it, and the
+/// reader is slower picking most rows out of a page than decoding the page and filtering after;
+/// where the source is absent, its bloom filter already skips the row group. A test of the event
+/// name, the error, the principal or any other column keeps few rows (measured per saved query on
+/// both benchmark shapes, BENCHMARKS.md, issue 15).
+fn selective(filters: &[Expr]) -> bool {
+    filters
+        .iter()
+        .flat_map(|f| split_conjunction(f))
+        .any(|conjunct| {
+            conjunct.column_refs().iter().any(|c| {
+                !c.name.eq_ignore_ascii_case(EVENT_SOURCE)
+                    && !c.name.eq_ignore_ascii_case(EVENT_TIME)
+            })
+        })
 }
 
 /// A data file as a `file://` URL. `ListingTableUrl::parse` would read `[`, `*` or `?` in a
@@ -401,7 +428,7 @@ fn time_bounds(filters: &[Expr]) -> (Option<i64>, Option<i64>) {
 }
 
 fn is_event_time(e: &Expr) -> bool {
-    matches!(e, Expr::Column(c) if c.name == "eventtime")
+    matches!(e, Expr::Column(c) if c.name.eq_ignore_ascii_case(EVENT_TIME))
 }
 
 /// A constant time: a timestamp or date literal, or text that parses as a time, maybe cast.
@@ -427,12 +454,40 @@ fn micros(e: &Expr) -> Option<i64> {
 #[derive(Debug)]
 struct Lowercased {
     input: Arc<dyn ExecutionPlan>,
+    /// The output's column names when they are not the input's lowercased: a projection moved
+    /// below keeps the names it gave (`element_at(…, 'accountId')` can be a join's key above).
+    names: Option<Vec<String>>,
     properties: Arc<PlanProperties>,
 }
 
 impl Lowercased {
-    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
-        let schema = lowercase_schema(&input.schema());
+    /// Over the scan: every name lowercased.
+    fn new(input: Arc<dyn ExecutionPlan>) -> DfResult<Self> {
+        Lowercased::named(input, None)
+    }
+
+    /// Struct field names lowercased, column names `names` (or lowercased when `None`).
+    fn named(input: Arc<dyn ExecutionPlan>, names: Option<Vec<String>>) -> DfResult<Self> {
+        let mut schema = lowercase_schema(&input.schema());
+        if let Some(names) = &names {
+            if names.len() != schema.fields().len() {
+                return Err(DataFusionError::Internal(format!(
+                    "LowercaseNames: {} names for {} columns",
+                    names.len(),
+                    schema.fields().len()
+                )));
+            }
+            let fields: Vec<_> = schema
+                .fields()
+                .iter()
+                .zip(names)
+                .map(|(f, name)| f.as_ref().clone().with_name(name))
+                .collect();
+            schema = Arc::new(arrow::datatypes::Schema::new_with_metadata(
+                fields,
+                schema.metadata().clone(),
+            ));
+        }
         let partitions = input.properties().partitioning.partition_count();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -440,10 +495,11 @@ impl Lowercased {
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        Lowercased {
+        Ok(Lowercased {
             input,
+            names,
             properties: Arc::new(properties),
-        }
+        })
     }
 }
 
@@ -478,28 +534,37 @@ impl ExecutionPlan for Lowercased {
         mut children: Vec<Arc<dyn ExecutionPlan>>,
         _: ReplaceChildrenOptions,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Lowercased::new(children.swap_remove(0))))
+        Ok(Arc::new(Lowercased::named(
+            children.swap_remove(0),
+            self.names.clone(),
+        )?))
     }
 
     fn with_new_children(
         self: Arc<Self>,
         mut children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Lowercased::new(children.swap_remove(0))))
+        Ok(Arc::new(Lowercased::named(
+            children.swap_remove(0),
+            self.names.clone(),
+        )?))
     }
 
     /// Lets a projection through to the Parquet scan below, its names in the file's spelling:
     /// the struct fields a statement reads (`userIdentity.arn`, which DataFusion's optimizer moves
     /// next to the scan) are then the only leaves decoded, not every field of `userIdentity`.
-    /// The projection's output is relabelled to lowercase as before.
+    /// The projection's output is relabelled to the names the projection gave (its aliases
+    /// stay as they are: a computed column's name such as `element_at(…, 'accountId')` can be a
+    /// join's key above).
     fn try_swapping_with_projection(
         &self,
         projection: &ProjectionExec,
     ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
         let file_schema = self.input.schema();
+        let mut config = None;
         let mut exprs = Vec::with_capacity(projection.expr().len());
         for p in projection.expr() {
-            let Some(expr) = in_file_names(&p.expr, &file_schema)? else {
+            let Some(expr) = in_file_names(&p.expr, &file_schema, &mut config)? else {
                 return Ok(None);
             };
             // Only names may differ: a changed type would change the statement's answer.
@@ -511,8 +576,12 @@ impl ExecutionPlan for Lowercased {
                 alias: p.alias.clone(),
             });
         }
+        let names = projection.expr().iter().map(|p| p.alias.clone()).collect();
         let inner = ProjectionExec::try_new(exprs, Arc::clone(&self.input))?;
-        Ok(Some(Arc::new(Lowercased::new(Arc::new(inner)))))
+        Ok(Some(Arc::new(Lowercased::named(
+            Arc::new(inner),
+            Some(names),
+        )?)))
     }
 
     /// Lets the statement's filters through to the Parquet scan, in the file's spelling: there
@@ -525,9 +594,10 @@ impl ExecutionPlan for Lowercased {
         _config: &ConfigOptions,
     ) -> DfResult<FilterDescription> {
         let file_schema = self.input.schema();
+        let mut config = None;
         let renamed = parent_filters
             .iter()
-            .map(|f| in_file_names(f, &file_schema))
+            .map(|f| in_file_names(f, &file_schema, &mut config))
             .collect::<DfResult<Option<Vec<_>>>>()?;
         let child = match renamed {
             Some(renamed) => ChildFilterDescription::from_child(&renamed, &self.input)?,
@@ -552,7 +622,8 @@ impl ExecutionPlan for Lowercased {
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
-        let batches = input.map(|b| b.and_then(|b| Ok(lowercase_batch(&b)?)));
+        let schema = self.schema();
+        let batches = input.map(move |b| b.and_then(|b| Ok(relabel_batch(&b, &schema)?)));
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.schema(),
             batches,
@@ -563,9 +634,16 @@ impl ExecutionPlan for Lowercased {
 /// `expr` (over the lowercase schema) over `file_schema` instead: columns by the file's names,
 /// struct fields in `get_field` by the file's spelling (map keys are data and stay). `None` when
 /// a field cannot be found.
+///
+/// The `get_field` calls rebuilt share one copy of the session's options (`config`, made on
+/// first use): DataFusion compares two function calls by their options, and when those are not
+/// the same allocation it lists and sorts every option of both. The Parquet reader compares the
+/// expressions of its projection for every file it opens (a `coalesce` of struct fields is a
+/// `CASE` whose branches are compared), so separate copies cost ~1.4 ms a file.
 fn in_file_names(
     expr: &Arc<dyn PhysicalExpr>,
     file_schema: &arrow::datatypes::Schema,
+    config: &mut Option<Arc<ConfigOptions>>,
 ) -> DfResult<Option<Arc<dyn PhysicalExpr>>> {
     let mut unknown = false;
     let renamed = Arc::clone(expr).transform_up(|e| {
@@ -611,7 +689,7 @@ fn in_file_names(
             Arc::new(f.fun().clone()),
             args,
             file_schema,
-            Arc::new(f.config_options().clone()),
+            Arc::clone(config.get_or_insert_with(|| Arc::new(f.config_options().clone()))),
         )?);
         Ok(Transformed::yes(rebuilt))
     })?;
@@ -715,6 +793,71 @@ mod tests {
         );
         assert!(text.contains("| Admin  | f-e1 |"), "{text}");
         assert!(text.contains("| r      | f-e2 |"), "{text}");
+    }
+
+    /// The physical plan of `sql` over `root`, as text, and its result as a table.
+    async fn plan_and_answer(root: &Path, sql: &str) -> (String, String) {
+        let prepared =
+            dialect::prepare(sql, |n| (n == LOCAL_EDS).then(|| TABLE.to_owned())).unwrap();
+        let ctx = trailq_lake_sql::lake_context(0);
+        ctx.register_table(TABLE, Arc::new(Dataset::open(root).unwrap()))
+            .unwrap();
+        let frame = ctx.sql(&prepared.sql).await.unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let shown = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string();
+        let batches = frame.collect().await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        (shown, text)
+    }
+
+    #[tokio::test]
+    async fn scans_that_test_more_than_the_source_filter_rows_while_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        two_records(dir.path());
+        // The event name: rows are filtered in the Parquet reader, no filter is left above it.
+        let (shown, text) = plan_and_answer(
+            dir.path(),
+            &format!("SELECT eventID FROM {LOCAL_EDS} WHERE eventSource = 'inspector2.amazonaws.com' AND eventName = 'CreateFilter' AND eventID = 'e2'"),
+        )
+        .await;
+        assert!(!shown.contains("FilterExec"), "{shown}");
+        assert!(shown.contains("predicate=eventSource@"), "{shown}");
+        assert!(
+            text.contains("| e2      |") && !text.contains("e1"),
+            "{text}"
+        );
+        // The source alone: the reader decodes whole pages and a filter above keeps the rows.
+        let (shown, text) = plan_and_answer(
+            dir.path(),
+            &format!("SELECT eventID FROM {LOCAL_EDS} WHERE eventSource = 'inspector2.amazonaws.com' ORDER BY eventID"),
+        )
+        .await;
+        assert!(shown.contains("FilterExec"), "{shown}");
+        assert!(
+            text.contains("| e1      |") && text.contains("| e2      |"),
+            "{text}"
+        );
+    }
+
+    /// A filtered scan's projection moves below the relabelling; a computed column's name (with
+    /// capitals: `element_at(…,Utf8("name"))`) must stay as the join above knows it.
+    #[tokio::test]
+    async fn a_join_on_a_computed_key_of_a_filtered_scan_plans_and_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        two_records(dir.path());
+        let sql = format!(
+            "WITH known AS (SELECT DISTINCT element_at(requestParameters, 'name') AS known_name FROM {LOCAL_EDS} WHERE eventID = 'e1')
+             SELECT eventID, known_name FROM {LOCAL_EDS}
+             LEFT JOIN known ON element_at(requestParameters, 'name') = known_name
+             WHERE eventName = 'CreateFilter' ORDER BY eventID"
+        );
+        let (_, text) = plan_and_answer(dir.path(), &sql).await;
+        assert!(text.contains("| e1      | f-e1       |"), "{text}");
+        assert!(text.contains("| e2      |            |"), "{text}");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, StructArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, ListArray, RecordBatch, RecordBatchOptions, StructArray,
+};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 use arrow::error::ArrowError;
 
@@ -25,14 +27,20 @@ pub fn lowercase_schema(schema: &Schema) -> SchemaRef {
 
 /// `batch` under [`lowercase_schema`], sharing its buffers.
 pub fn lowercase_batch(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    let schema = lowercase_schema(batch.schema_ref());
+    relabel_batch(batch, &lowercase_schema(batch.schema_ref()))
+}
+
+/// `batch` under `schema`, a schema that differs from the batch's only in names (of columns and
+/// struct fields, at any depth), sharing its buffers.
+pub fn relabel_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
     let columns = batch
         .columns()
         .iter()
         .zip(schema.fields())
         .map(|(array, field)| relabel(array, field.data_type()))
         .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(schema, columns)
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
 }
 
 fn lowercase_field(field: &FieldRef) -> FieldRef {
