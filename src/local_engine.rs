@@ -8,8 +8,9 @@
 //! DataFusion's Parquet reader with the camelCase file schema. The reader's batches are
 //! relabelled to lowercase by [`Lowercased`], sharing their buffers; DataFusion's optimizer moves
 //! the statement's projections (struct fields: only the leaves used are decoded) and filters
-//! (row groups skipped by statistics and bloom filters) through it into the scan, renamed to the
-//! file's spelling. The `event_date` partition column is not part of the table: Lake has no such
+//! (row groups skipped by statistics and bloom filters; rows filtered while decoding when the
+//! filters are selective, see [`selective`]) through it into the scan, renamed to the file's
+//! spelling. The `event_date` partition column is not part of the table: Lake has no such
 //! column.
 
 use std::collections::HashMap;
@@ -586,7 +587,8 @@ impl ExecutionPlan for Lowercased {
 
     /// Lets the statement's filters through to the Parquet scan, in the file's spelling: there
     /// they skip row groups by their statistics, page index and bloom filters (`eventSource`,
-    /// `eventName`, `eventID`). The filters above still apply to every row that is read.
+    /// `eventName`, `eventID`). A scan that filters rows while reading ([`selective`]) takes the
+    /// filters over; otherwise the filters above still apply to every row that is read.
     fn gather_filters_for_pushdown(
         &self,
         _phase: FilterPushdownPhase,
