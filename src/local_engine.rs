@@ -765,16 +765,7 @@ mod tests {
         let sql = format!(
             "SELECT eventID, userIdentity.arn, userIdentity.sessionContext.sessionIssuer.userName AS issuer, element_at(requestParameters, 'name') AS name FROM {LOCAL_EDS} WHERE eventName = 'CreateFilter' ORDER BY eventID"
         );
-        let prepared =
-            dialect::prepare(&sql, |n| (n == LOCAL_EDS).then(|| TABLE.to_owned())).unwrap();
-        let ctx = trailq_lake_sql::lake_context(0);
-        ctx.register_table(TABLE, Arc::new(Dataset::open(dir.path()).unwrap()))
-            .unwrap();
-        let frame = ctx.sql(&prepared.sql).await.unwrap();
-        let plan = frame.clone().create_physical_plan().await.unwrap();
-        let shown = datafusion::physical_plan::displayable(plan.as_ref())
-            .indent(true)
-            .to_string();
+        let (shown, text) = plan_and_answer(dir.path(), &sql).await;
         let scan = shown
             .lines()
             .find(|l| l.contains("DataSourceExec"))
@@ -785,10 +776,6 @@ mod tests {
         assert!(scan.contains("sessionIssuer, userName)"), "{shown}");
         // And the filter, which skips row groups by their statistics and bloom filters.
         assert!(scan.contains("predicate=eventName@"), "{shown}");
-        let batches = frame.collect().await.unwrap();
-        let text = arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string();
         assert!(
             text.contains("| e1      | arn:aws:iam::1:user/ana"),
             "{text}"
