@@ -345,7 +345,8 @@ impl TableProvider for Dataset {
             .map(|f| self.rename(f))
             .collect::<DfResult<Vec<_>>>()?;
         let plan = table.scan(state, projection, &pushed, limit).await?;
-        Ok(Arc::new(Lowercased::new(plan)?))
+        let options = Arc::clone(state.config().options());
+        Ok(Arc::new(Lowercased::new(plan, options)?))
     }
 }
 
@@ -458,17 +459,24 @@ struct Lowercased {
     /// The output's column names when they are not the input's lowercased: a projection moved
     /// below keeps the names it gave (`element_at(…, 'accountId')` can be a join's key above).
     names: Option<Vec<String>>,
+    /// The session's options, given to the function calls rebuilt in the file's spelling
+    /// ([`in_file_names`]).
+    options: Arc<ConfigOptions>,
     properties: Arc<PlanProperties>,
 }
 
 impl Lowercased {
     /// Over the scan: every name lowercased.
-    fn new(input: Arc<dyn ExecutionPlan>) -> DfResult<Self> {
-        Lowercased::named(input, None)
+    fn new(input: Arc<dyn ExecutionPlan>, options: Arc<ConfigOptions>) -> DfResult<Self> {
+        Lowercased::named(input, None, options)
     }
 
     /// Struct field names lowercased, column names `names` (or lowercased when `None`).
-    fn named(input: Arc<dyn ExecutionPlan>, names: Option<Vec<String>>) -> DfResult<Self> {
+    fn named(
+        input: Arc<dyn ExecutionPlan>,
+        names: Option<Vec<String>>,
+        options: Arc<ConfigOptions>,
+    ) -> DfResult<Self> {
         let mut schema = lowercase_schema(&input.schema());
         if let Some(names) = &names {
             if names.len() != schema.fields().len() {
@@ -499,6 +507,7 @@ impl Lowercased {
         Ok(Lowercased {
             input,
             names,
+            options,
             properties: Arc::new(properties),
         })
     }
@@ -538,6 +547,7 @@ impl ExecutionPlan for Lowercased {
         Ok(Arc::new(Lowercased::named(
             children.swap_remove(0),
             self.names.clone(),
+            Arc::clone(&self.options),
         )?))
     }
 
@@ -548,6 +558,7 @@ impl ExecutionPlan for Lowercased {
         Ok(Arc::new(Lowercased::named(
             children.swap_remove(0),
             self.names.clone(),
+            Arc::clone(&self.options),
         )?))
     }
 
@@ -562,10 +573,9 @@ impl ExecutionPlan for Lowercased {
         projection: &ProjectionExec,
     ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
         let file_schema = self.input.schema();
-        let mut config = None;
         let mut exprs = Vec::with_capacity(projection.expr().len());
         for p in projection.expr() {
-            let Some(expr) = in_file_names(&p.expr, &file_schema, &mut config)? else {
+            let Some(expr) = in_file_names(&p.expr, &file_schema, &self.options)? else {
                 return Ok(None);
             };
             // Only names may differ: a changed type would change the statement's answer.
@@ -582,6 +592,7 @@ impl ExecutionPlan for Lowercased {
         Ok(Some(Arc::new(Lowercased::named(
             Arc::new(inner),
             Some(names),
+            Arc::clone(&self.options),
         )?)))
     }
 
@@ -596,10 +607,9 @@ impl ExecutionPlan for Lowercased {
         _config: &ConfigOptions,
     ) -> DfResult<FilterDescription> {
         let file_schema = self.input.schema();
-        let mut config = None;
         let renamed = parent_filters
             .iter()
-            .map(|f| in_file_names(f, &file_schema, &mut config))
+            .map(|f| in_file_names(f, &file_schema, &self.options))
             .collect::<DfResult<Option<Vec<_>>>>()?;
         let child = match renamed {
             Some(renamed) => ChildFilterDescription::from_child(&renamed, &self.input)?,
@@ -637,15 +647,16 @@ impl ExecutionPlan for Lowercased {
 /// struct fields in `get_field` by the file's spelling (map keys are data and stay). `None` when
 /// a field cannot be found.
 ///
-/// The `get_field` calls rebuilt share one copy of the session's options (`config`, made on
-/// first use): DataFusion compares two function calls by their options, and when those are not
-/// the same allocation it lists and sorts every option of both. The Parquet reader compares the
-/// expressions of its projection for every file it opens (a `coalesce` of struct fields is a
-/// `CASE` whose branches are compared), so separate copies cost ~1.4 ms a file.
+/// The `get_field` calls rebuilt get `options`, the session's own options (the same allocation
+/// as every other call of the statement): DataFusion compares two function calls by their
+/// options, and when those are not the same allocation it lists and sorts every option of both.
+/// The Parquet reader compares the expressions of its projection for every file it opens (a
+/// `coalesce` of struct fields is a `CASE` whose branches are compared), so a copy per call cost
+/// ~1.4 ms a file.
 fn in_file_names(
     expr: &Arc<dyn PhysicalExpr>,
     file_schema: &arrow::datatypes::Schema,
-    config: &mut Option<Arc<ConfigOptions>>,
+    options: &Arc<ConfigOptions>,
 ) -> DfResult<Option<Arc<dyn PhysicalExpr>>> {
     let mut unknown = false;
     let renamed = Arc::clone(expr).transform_up(|e| {
@@ -691,7 +702,7 @@ fn in_file_names(
             Arc::new(f.fun().clone()),
             args,
             file_schema,
-            Arc::clone(config.get_or_insert_with(|| Arc::new(f.config_options().clone()))),
+            Arc::clone(options),
         )?);
         Ok(Transformed::yes(rebuilt))
     })?;
