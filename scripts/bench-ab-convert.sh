@@ -4,10 +4,12 @@
 # builds the inputs), alternating binaries round by round so that the VM's changes of speed hit
 # them alike. Prints wall, user and sys seconds and peak RSS per run; compare the medians.
 # Usage: ROUNDS=4 scripts/bench-ab-convert.sh OLD_BINARY NEW_BINARY [MORE…]
+#   DATA=trail-files-10x100000 (or real-shaped-1000000) converts that shape only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [MORE…]" >&2; exit 2; }
-for data in real-shaped-1000000 trail-files-10x100000; do
+read -r -a shapes <<< "${DATA:-real-shaped-1000000 trail-files-10x100000}"
+for data in "${shapes[@]}"; do
   [ -d "bench-data/$data" ] || { echo "bench-data/$data is missing: run scripts/bench-convert.sh first" >&2; exit 2; }
 done
 out=$(mktemp -d)
@@ -16,7 +18,7 @@ echo "| round | binary | data | wall s | user s | sys s | peak RSS KiB |"
 echo "|---|---|---|---|---|---|---|"
 for round in $(seq "${ROUNDS:-3}"); do
   for binary in "$@"; do
-    for data in real-shaped-1000000 trail-files-10x100000; do
+    for data in "${shapes[@]}"; do
       rm -rf "$out/dataset"
       sync
       /usr/bin/time -o "$out/time" -f "%e %U %S %M" \

@@ -5,10 +5,12 @@
 # local-engine change makes no query slower; scripts/bench-queries.sh gives the ratio to DuckDB.
 # Usage: scripts/bench-ab-queries.sh DATA ROUNDS BINARY BINARY...
 #   e.g. ROUNDS=5: scripts/bench-ab-queries.sh bench-data/export-real-shaped-1000000 5 /tmp/old target/release/trailq
-# DATA is an export made by scripts/bench-queries.sh (generator or real-shaped); every query runs
-# with --now 2026-11-24T00:00:00Z, as there.
+# DATA is an export made by scripts/bench-queries.sh (generator or real-shaped); every query gets
+# the arguments it gets there (scripts/query-params.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/query-params.sh
+. scripts/query-params.sh
 if [ $# -lt 4 ]; then
   echo "usage: $0 DATA ROUNDS BINARY BINARY..." >&2
   exit 2
@@ -37,13 +39,11 @@ echo "$rule"
 declare -a totals
 for file in queries/*.sql; do
   name=$(basename "$file" .sql)
-  params=(--now 2026-11-24T00:00:00Z)
-  [ "$name" = principal-write-timeline ] && params+=(--param principal=mallory)
+  query_params "$name"
   declare -a runs=()
   for _ in $(seq "$rounds"); do
     for i in "${!bins[@]}"; do
       bin=${bins[i]}
-      sync
       /usr/bin/time -f '%e' -o "$tmp/time" "$bin" queries run "$name" --data "$data" --quiet \
         --format csv --out "$tmp/out.csv" "${params[@]}" >/dev/null 2>"$tmp/err" \
         || { echo "$bin, $name:" >&2; cat "$tmp/err" >&2; exit 1; }

@@ -16,7 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 per_day=${1:-111112}
 days=${2:-90}
-now=2026-11-24T00:00:00Z
+# shellcheck source=scripts/query-params.sh
+. scripts/query-params.sh
+now=$BENCH_NOW
 scripts/setup-venv.sh >/dev/null
 # The binary in release; the generator example in the dev profile: an example links the
 # dev-dependencies (tokio's test-util among them), and in release that would rebuild every crate
@@ -79,8 +81,7 @@ t_total=0
 d_total=0
 for file in queries/*.sql; do
   name=$(basename "$file" .sql)
-  params=(--now "$now")
-  [ "$name" = principal-write-timeline ] && params+=(--param principal=mallory)
+  query_params "$name"
   sql=$("$trailq" queries show "$name" "${params[@]}" | sed 's/{{eds}}/events/g')
   # Three runs of each, alternating, so that a slow moment of the VM hits both engines; the median
   # wall time and the largest peak RSS are reported.
