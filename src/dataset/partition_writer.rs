@@ -4,6 +4,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::ScopedJoinHandle;
 
 use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
@@ -56,7 +57,12 @@ pub(super) struct WriteOutcome {
     pub partitions: u64,
 }
 
-/// Writes partitions' final files, one partition at a time.
+/// A partition whose merge is done and whose last file is being finished on a thread of its
+/// own: its `eventJson` helpers drain, the footer is written, the file synced and renamed, then
+/// the journal is committed and the spilled runs removed.
+pub(super) type Finishing<'scope> = ScopedJoinHandle<'scope, Result<WriteOutcome>>;
+
+/// Writes partitions' final files, one partition's merge at a time.
 pub(super) struct PartitionWriter<'a> {
     pub root: &'a Path,
     pub run_id: &'a str,
@@ -66,7 +72,16 @@ pub(super) struct PartitionWriter<'a> {
 }
 
 impl PartitionWriter<'_> {
-    pub fn write(&self, job: PartitionJob) -> Result<WriteOutcome> {
+    /// Merges `job` into Parquet files in `scope` and returns once every row is handed to a
+    /// file writer; the last file is finished on its own thread (`Finishing`), so the caller can
+    /// start merging the next partition while that file's `eventJson` helpers drain. A day of a
+    /// real trail is often one row group: waiting for it left one core idle for most of each
+    /// partition's write (BENCHMARKS.md, issue 15).
+    pub fn write<'scope>(
+        &'scope self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        job: PartitionJob,
+    ) -> Result<Finishing<'scope>> {
         let dir = layout::partition_dir(self.root, job.day);
         let io_err = |path: &Path| {
             let path = path.to_owned();
@@ -123,55 +138,54 @@ impl PartitionWriter<'_> {
             merged: job.small.len() as u64,
             ..WriteOutcome::default()
         };
-        std::thread::scope(|scope| {
-            let mut current: Option<OpenFile> = None;
-            let written = merge_sorted(sources, |chunk| {
-                if current.is_none() {
-                    current = Some(self.open_file(scope, &dir).map_err(to_arrow)?);
-                }
-                let file = current.as_mut().expect("opened above");
-                file.writer.write(&chunk).map_err(|e| {
-                    to_arrow(DatasetError::Parquet {
-                        path: file.writer.path.clone(),
-                        source: e,
-                    })
-                })?;
-                if file.writer.estimated_size() >= self.file_target_bytes {
-                    let bytes = current.take().expect("open").close().map_err(to_arrow)?;
-                    outcome.files += 1;
-                    outcome.bytes += bytes;
-                }
-                Ok(())
-            });
-            if let Err(e) = written {
-                if let Some(file) = current {
-                    let _ = fs::remove_file(&file.writer.path);
-                }
-                return Err(from_arrow(e));
+        let mut current: Option<OpenFile> = None;
+        let written = merge_sorted(sources, |chunk| {
+            if current.is_none() {
+                current = Some(self.open_file(scope, &dir).map_err(to_arrow)?);
             }
+            let file = current.as_mut().expect("opened above");
+            file.writer.write(&chunk).map_err(|e| {
+                to_arrow(DatasetError::Parquet {
+                    path: file.writer.path.clone(),
+                    source: e,
+                })
+            })?;
+            if file.writer.estimated_size() >= self.file_target_bytes {
+                let bytes = current.take().expect("open").close().map_err(to_arrow)?;
+                outcome.files += 1;
+                outcome.bytes += bytes;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            if let Some(file) = current {
+                let _ = fs::remove_file(&file.writer.path);
+            }
+            return Err(from_arrow(e));
+        }
+        Ok(scope.spawn(move || {
             if let Some(file) = current {
                 outcome.bytes += file.close()?;
                 outcome.files += 1;
             }
-            Ok(())
-        })?;
-        sync_dir(&dir);
-        if !job.small.is_empty() {
-            journal.committed = true;
-            write_atomically(
-                &journal_path,
-                &serde_json::to_vec(&journal).expect("serializable"),
-            )?;
-            for path in &job.small {
-                let _ = fs::remove_file(path);
-            }
             sync_dir(&dir);
-            let _ = fs::remove_file(&journal_path);
-        }
-        for run in &job.runs {
-            let _ = fs::remove_file(run);
-        }
-        Ok(outcome)
+            if !job.small.is_empty() {
+                journal.committed = true;
+                write_atomically(
+                    &journal_path,
+                    &serde_json::to_vec(&journal).expect("serializable"),
+                )?;
+                for path in &job.small {
+                    let _ = fs::remove_file(path);
+                }
+                sync_dir(&dir);
+                let _ = fs::remove_file(&journal_path);
+            }
+            for run in &job.runs {
+                let _ = fs::remove_file(run);
+            }
+            Ok(outcome)
+        }))
     }
 
     fn open_file<'scope>(

@@ -347,11 +347,31 @@ impl ParquetDatasetSink {
             // Numbers continue across commits: a run's files never take each other's names.
             seq: AtomicU64::new(self.files_named),
         };
-        // One partition at a time: each writer holds ~100 zstd contexts, row-group pages and a
+        // One partition's merge at a time: each holds ~100 zstd contexts, row-group pages and a
         // batch per spilled run, and two at once took peak RSS from ~270 to ~380 MB for 1 M
-        // records (BENCHMARKS.md); a writer encodes on every core itself (`parquet_file`).
-        let results: Vec<Result<WriteOutcome>> =
-            jobs.into_iter().map(|job| writer.write(job)).collect();
+        // records (BENCHMARKS.md); a writer encodes on every core itself (`parquet_file`). Only
+        // the end of one partition (its last file finishing) overlaps the next one's merge.
+        let results: Vec<Result<WriteOutcome>> = std::thread::scope(|scope| {
+            let finished = |f: super::partition_writer::Finishing| {
+                f.join().unwrap_or_else(|_| {
+                    Err(DatasetError::Arrow(ArrowError::ExternalError(
+                        "a partition's writer panicked".into(),
+                    )))
+                })
+            };
+            let mut results = Vec::new();
+            let mut finishing = None;
+            for job in jobs {
+                let started = writer.write(scope, job);
+                results.extend(finishing.take().map(finished));
+                match started {
+                    Ok(f) => finishing = Some(f),
+                    Err(e) => results.push(Err(e)),
+                }
+            }
+            results.extend(finishing.map(finished));
+            results
+        });
         self.files_named = writer.seq.load(std::sync::atomic::Ordering::Relaxed);
         spill::remove_stale(&self.root);
         for outcome in results {
@@ -646,6 +666,39 @@ mod tests {
         );
         // The dataset opens again for the next run.
         drop(ParquetDatasetSink::open(dir.path(), DatasetOptions::default()).unwrap());
+    }
+
+    /// The last file of a partition is finished on its own thread while the next partition is
+    /// merged: its failure still fails the commit, and the other partitions are written.
+    #[test]
+    fn a_partition_whose_last_file_cannot_be_finished_fails_the_commit_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatasetOptions {
+            small_file_bytes: 0, // the folder below is not an existing file to merge
+            ..DatasetOptions::default()
+        };
+        let mut sink = ParquetDatasetSink::open(dir.path(), options).unwrap();
+        sink.write(&batch(&(0..60).map(|n| (1 + n % 3, n)).collect::<Vec<_>>()))
+            .unwrap();
+        // A folder with something in it where the second day's file is to be renamed to.
+        let day = trailq_events::time::parse_day("2024-05-02").unwrap();
+        let taken =
+            layout::partition_dir(dir.path(), day).join(layout::data_file_name(sink.run_id(), 2));
+        fs::create_dir_all(taken.join("in-the-way")).unwrap();
+        let error = sink.commit().unwrap_err();
+        assert!(
+            matches!(&error, DatasetError::Io { path, .. } if path == &taken),
+            "{error:?}"
+        );
+        drop(sink);
+        fs::remove_dir_all(&taken).unwrap();
+        let files = read_all(dir.path());
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(files.iter().all(|(_, rows)| rows.len() == 20));
+        for entry in fs::read_dir(layout::partition_dir(dir.path(), day)).unwrap() {
+            let name = entry.unwrap().file_name();
+            assert!(!layout::is_partial(&name.to_string_lossy()), "{name:?}");
+        }
     }
 
     #[test]
