@@ -38,7 +38,7 @@ use super::layout;
 use super::partition_writer::{PartitionJob, PartitionWriter, WriteOutcome, writer_properties};
 use super::recover::recover;
 use super::remote::Remote;
-use super::spill;
+use super::spill::{self, SpillFormat};
 use trailq_events::schema;
 use trailq_events::time::day_of_micros;
 
@@ -83,6 +83,8 @@ pub struct DatasetOptions {
     /// Ids held in memory across partitions before idle partitions' ids are forgotten
     /// (~35 B each in the hash sets; 500,000 is several days of a busy organization).
     pub resident_ids: usize,
+    /// How spilled runs are written (LZ4 unless the run knows its input and the disk has room).
+    pub spill_format: SpillFormat,
 }
 
 impl Default for DatasetOptions {
@@ -93,6 +95,7 @@ impl Default for DatasetOptions {
             file_target_bytes: 256 << 20,
             small_file_bytes: 32 << 20,
             resident_ids: 500_000,
+            spill_format: SpillFormat::Lz4,
         }
     }
 }
@@ -218,6 +221,17 @@ impl ParquetDatasetSink {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Spills uncompressed if memory and the dataset's disk have room for the runs of
+    /// `input_bytes` of trail files (see [`SpillFormat`]); returns the format chosen.
+    pub fn plan_spill(&mut self, input_bytes: u64) -> SpillFormat {
+        self.options.spill_format = SpillFormat::for_input(
+            input_bytes,
+            spill::available_memory(),
+            spill::free_bytes(&self.root),
+        );
+        self.options.spill_format
     }
 
     /// Adds rows of any dates. Rows whose eventID is already in the dataset are dropped.
@@ -406,8 +420,9 @@ impl ParquetDatasetSink {
         let path = layout::spill_file(&self.root, &self.run_id, day, self.spill_seq);
         let thread = {
             let path = path.clone();
+            let format = self.options.spill_format;
             std::thread::spawn(move || {
-                let written = spill::write_run(&path, batches);
+                let written = spill::write_run(&path, batches, format);
                 crate::memory::release_freed_memory();
                 written
             })
@@ -703,11 +718,18 @@ mod tests {
 
     #[test]
     fn spilled_and_forgotten_partitions_still_dedup_and_end_sorted() {
+        for format in [SpillFormat::Lz4, SpillFormat::Uncompressed] {
+            spilled_and_forgotten_partitions_end_whole(format);
+        }
+    }
+
+    fn spilled_and_forgotten_partitions_end_whole(spill_format: SpillFormat) {
         let dir = tempfile::tempdir().unwrap();
         let options = DatasetOptions {
             spill_bytes: 1, // every write spills
             memory_budget_bytes: 1,
             resident_ids: 1, // forget every idle partition at once
+            spill_format,
             ..DatasetOptions::default()
         };
         let mut sink = ParquetDatasetSink::open(dir.path(), options.clone()).unwrap();

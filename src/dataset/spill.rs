@@ -1,7 +1,8 @@
-//! Spilled runs: a partition's rows, sorted by `eventTime`, parked as an LZ4-compressed Arrow IPC
-//! file under `<out>/_trailq/spill/<run>/` when memory runs short. The next commit (the end of a
-//! convert run, or an export's finished slice) merges them into Parquet, so every row is encoded to
-//! Parquet once, however the input was ordered.
+//! Spilled runs: a partition's rows, sorted by `eventTime`, parked as an Arrow IPC file (LZ4, or
+//! uncompressed where memory and the disk have room: [`SpillFormat`]) under
+//! `<out>/_trailq/spill/<run>/` when memory runs short. The next commit (the end of a convert run,
+//! or an export's finished slice) merges them into Parquet, so every row is encoded to Parquet
+//! once, however the input was ordered.
 //! Runs are private to their run: a crashed run's leftovers are deleted by the next one.
 
 use std::fs::{self, File};
@@ -17,13 +18,85 @@ use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 use super::merge::{Source, merge_sorted};
 use trailq_events::schema;
 
+/// How spilled runs are written. A convert spills nearly every row once (the memory budget is a
+/// few dozen MB): LZ4 both ways was 14% of a real-shaped convert's CPU, and uncompressed runs
+/// made it 6–17% faster (user time −4 s, system time +1–5 s), but they take 13–16× the gzipped
+/// input on disk where LZ4 takes ~3.6× (BENCHMARKS.md, issue 15). They are faster only while the page cache holds them (they are
+/// read back and deleted within the run): past the kernel's dirty limit (20% of memory by
+/// default) writing waits for the disk, and 3.6× more bytes to a slow disk is slower. So
+/// uncompressed only where memory and the disk both have room for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpillFormat {
+    Lz4,
+    Uncompressed,
+}
+
+/// Uncompressed runs per byte of gzipped input: 12.8× (real-shaped) and 16× (the generator's)
+/// for 1 M records.
+const UNCOMPRESSED_RUNS_PER_INPUT_BYTE: u64 = 16;
+
+impl SpillFormat {
+    /// Uncompressed when the runs of `input_bytes` of trail files fit in a fifth of `memory`
+    /// (available) and `disk` (free where they go) holds them 1.5 times over plus 1 GiB; LZ4
+    /// otherwise, or when either is unknown.
+    pub fn for_input(input_bytes: u64, memory: Option<u64>, disk: Option<u64>) -> SpillFormat {
+        let runs = input_bytes.saturating_mul(UNCOMPRESSED_RUNS_PER_INPUT_BYTE);
+        let cached = memory.is_some_and(|m| runs <= m / 5);
+        let room = disk.is_some_and(|d| d >= runs.saturating_add(runs / 2).saturating_add(1 << 30));
+        if cached && room {
+            SpillFormat::Uncompressed
+        } else {
+            SpillFormat::Lz4
+        }
+    }
+}
+
+/// Memory the kernel says is available without swapping (`MemAvailable`; Linux only).
+pub fn available_memory() -> Option<u64> {
+    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Bytes an unprivileged user can still write on the file system holding `path`.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `c_path` is a NUL-terminated path and `stat` is written by a successful call.
+        let stat = unsafe {
+            if libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) != 0 {
+                return None;
+            }
+            stat.assume_init()
+        };
+        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+        Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Sorts `batches` and writes them as one run at `path`.
-pub fn write_run(path: &Path, batches: Vec<RecordBatch>) -> Result<(), ArrowError> {
+pub fn write_run(
+    path: &Path,
+    batches: Vec<RecordBatch>,
+    format: SpillFormat,
+) -> Result<(), ArrowError> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    let options =
-        IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
+    let compression = match format {
+        SpillFormat::Lz4 => Some(CompressionType::LZ4_FRAME),
+        SpillFormat::Uncompressed => None,
+    };
+    let options = IpcWriteOptions::default().try_with_compression(compression)?;
     let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut writer = FileWriter::try_new_with_options(file, &schema::event_schema(), options)?;
     let sources = batches.into_iter().map(Source::Unsorted).collect();
@@ -46,4 +119,50 @@ pub fn read_run(
 /// folder there belongs to a run that is gone.
 pub fn remove_stale(root: &Path) {
     let _ = fs::remove_dir_all(super::layout::spill_root(root));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_uncompressed_only_where_memory_and_the_disk_have_room_for_them() {
+        let gib = 1u64 << 30;
+        let (memory, disk) = (Some(24 * gib), Some(70 * gib));
+        // 1 GiB of trail files: uncompressed runs ~16 GiB, more than a fifth of 24 GiB.
+        assert_eq!(SpillFormat::for_input(gib, memory, disk), SpillFormat::Lz4);
+        // 167 MiB (BENCHMARKS.md's real-shaped million records): ~2.6 GiB.
+        let input = 167 << 20;
+        assert_eq!(
+            SpillFormat::for_input(input, memory, disk),
+            SpillFormat::Uncompressed
+        );
+        assert_eq!(
+            SpillFormat::for_input(input, Some(12 * gib), disk),
+            SpillFormat::Lz4
+        );
+        assert_eq!(
+            SpillFormat::for_input(input, memory, Some(4 * gib)),
+            SpillFormat::Lz4
+        );
+        assert_eq!(SpillFormat::for_input(input, None, disk), SpillFormat::Lz4);
+        assert_eq!(
+            SpillFormat::for_input(input, memory, None),
+            SpillFormat::Lz4
+        );
+        assert_eq!(
+            SpillFormat::for_input(u64::MAX, Some(u64::MAX), Some(u64::MAX)),
+            SpillFormat::Lz4
+        );
+    }
+
+    #[test]
+    fn free_space_is_read_from_the_disk_holding_the_dataset() {
+        let dir = tempfile::tempdir().unwrap();
+        #[cfg(unix)]
+        assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
+        assert_eq!(free_bytes(&dir.path().join("missing")), None);
+        #[cfg(target_os = "linux")]
+        assert!(available_memory().is_some_and(|b| b > 0));
+    }
 }
