@@ -83,7 +83,8 @@ pub struct DatasetOptions {
     /// Ids held in memory across partitions before idle partitions' ids are forgotten
     /// (~35 B each in the hash sets; 500,000 is several days of a busy organization).
     pub resident_ids: usize,
-    /// How spilled runs are written (LZ4 unless the run knows its input and the disk has room).
+    /// How spilled runs are written: LZ4 unless a convert knows its input and memory and the disk
+    /// have room for uncompressed runs ([`ParquetDatasetSink::plan_spill`]).
     pub spill_format: SpillFormat,
 }
 
