@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DataFusionError, Result as DfResult, ScalarValue};
-use datafusion::config::ConfigOptions;
+use datafusion::config::{ConfigOptions, TableParquetOptions};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -327,7 +327,7 @@ impl TableProvider for Dataset {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        let mut options = ParquetFormat::default().options().clone();
+        let mut options = TableParquetOptions::default();
         if self.store.is_none() {
             // A file's first read is its last bytes, for the footer: DataFusion reads 512 KiB to
             // save an S3 request or two, but a day's file of a real trail is ~2 MiB with a

@@ -40,6 +40,16 @@ pub fn release_freed_memory() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TRIM_ABOVE_BYTES: u64 = 200 << 20;
 
+/// Memory the kernel says is available without swapping (`MemAvailable` in `/proc/meminfo`;
+/// `None` elsewhere than Linux). Decides whether a convert's spilled runs fit in the page cache
+/// (`dataset::spill::SpillFormat`).
+pub fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// The process's resident set size, from `/proc/self/statm` (pages).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn resident_bytes() -> Option<u64> {
@@ -59,5 +69,10 @@ mod tests {
         let after = super::resident_bytes().unwrap();
         assert!(after >= before + (192 << 20), "{before} → {after}");
         drop(block);
+    }
+
+    #[test]
+    fn available_memory_is_read_from_the_kernel() {
+        assert!(super::available_memory().is_some_and(|b| b > 0));
     }
 }

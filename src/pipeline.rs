@@ -380,8 +380,8 @@ impl Committer {
 
     /// Lets the dataset spill uncompressed if memory and its disk have room for the runs of
     /// `input_bytes` of trail files (faster; see [`crate::dataset::spill::SpillFormat`]).
-    pub fn plan_spill(&mut self, input_bytes: u64) -> crate::dataset::spill::SpillFormat {
-        self.sink.plan_spill(input_bytes)
+    pub fn plan_spill(&mut self, input_bytes: u64) {
+        self.sink.plan_spill(input_bytes);
     }
 
     /// Makes everything taken so far durable in the dataset (in the staging copy, for one in

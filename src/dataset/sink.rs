@@ -35,7 +35,9 @@ use serde::Serialize;
 
 use super::dedup::SeenEvents;
 use super::layout;
-use super::partition_writer::{PartitionJob, PartitionWriter, WriteOutcome, writer_properties};
+use super::partition_writer::{
+    Finishing, PartitionJob, PartitionWriter, WriteOutcome, writer_properties,
+};
 use super::recover::recover;
 use super::remote::Remote;
 use super::spill::{self, SpillFormat};
@@ -225,14 +227,13 @@ impl ParquetDatasetSink {
     }
 
     /// Spills uncompressed if memory and the dataset's disk have room for the runs of
-    /// `input_bytes` of trail files (see [`SpillFormat`]); returns the format chosen.
-    pub fn plan_spill(&mut self, input_bytes: u64) -> SpillFormat {
+    /// `input_bytes` of trail files (see [`SpillFormat`]).
+    pub fn plan_spill(&mut self, input_bytes: u64) {
         self.options.spill_format = SpillFormat::for_input(
             input_bytes,
-            spill::available_memory(),
+            crate::memory::available_memory(),
             spill::free_bytes(&self.root),
         );
-        self.options.spill_format
     }
 
     /// Adds rows of any dates. Rows whose eventID is already in the dataset are dropped.
@@ -367,7 +368,7 @@ impl ParquetDatasetSink {
         // records (BENCHMARKS.md); a writer encodes on every core itself (`parquet_file`). Only
         // the end of one partition (its last file finishing) overlaps the next one's merge.
         let results: Vec<Result<WriteOutcome>> = std::thread::scope(|scope| {
-            let finished = |f: super::partition_writer::Finishing| {
+            let finished = |f: Finishing| {
                 f.join().unwrap_or_else(|_| {
                     Err(DatasetError::Arrow(ArrowError::ExternalError(
                         "a partition's writer panicked".into(),

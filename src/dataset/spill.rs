@@ -21,10 +21,10 @@ use trailq_events::schema;
 /// How spilled runs are written. A convert spills nearly every row once (the memory budget is a
 /// few dozen MB): LZ4 both ways was 14% of a real-shaped convert's CPU, and uncompressed runs
 /// made it 6–17% faster (user time −4 s, system time +1–5 s), but they take 13–16× the gzipped
-/// input on disk where LZ4 takes ~3.6× (BENCHMARKS.md, issue 15). They are faster only while the page cache holds them (they are
-/// read back and deleted within the run): past the kernel's dirty limit (20% of memory by
-/// default) writing waits for the disk, and 3.6× more bytes to a slow disk is slower. So
-/// uncompressed only where memory and the disk both have room for them.
+/// input on disk where LZ4's take 3.2–3.6× (BENCHMARKS.md, issue 15). They are faster only while
+/// the page cache holds them (they are read back and deleted within the run): past the kernel's
+/// dirty limit (20% of memory by default) writing waits for the disk, and four times the bytes
+/// to a slow disk is slower. So uncompressed only where memory and the disk both have room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpillFormat {
     Lz4,
@@ -49,14 +49,6 @@ impl SpillFormat {
             SpillFormat::Lz4
         }
     }
-}
-
-/// Memory the kernel says is available without swapping (`MemAvailable`; Linux only).
-pub fn available_memory() -> Option<u64> {
-    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
 }
 
 /// Bytes an unprivileged user can still write on the file system holding `path`.
@@ -162,7 +154,5 @@ mod tests {
         #[cfg(unix)]
         assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
         assert_eq!(free_bytes(&dir.path().join("missing")), None);
-        #[cfg(target_os = "linux")]
-        assert!(available_memory().is_some_and(|b| b > 0));
     }
 }
