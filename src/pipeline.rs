@@ -390,6 +390,12 @@ impl Committer {
         self.sink.commit()
     }
 
+    /// Makes the partitions of `last_day` and earlier durable, and keeps later ones buffered
+    /// ([`ParquetDatasetSink::commit_through`]).
+    pub fn commit_through(&mut self, last_day: i32) -> Result<SinkStats, DatasetError> {
+        self.sink.commit_through(last_day)
+    }
+
     /// Makes the reject log durable.
     pub fn sync_rejected(&mut self) -> Result<(), DatasetError> {
         self.rejects.sync()

@@ -491,6 +491,81 @@ fn small_files_from_repeated_runs_are_merged() {
     );
 }
 
+/// Files are read in delivery-day order, and the days the input has passed are written while
+/// it reads on. A late delivery (day 1's events in a file delivered on day 5, two of them sent
+/// before) still ends in day 1's one file, sorted, each event once.
+#[test]
+fn days_the_input_has_passed_are_written_early_and_late_deliveries_still_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    let folder = |day: u32| {
+        inputs.join(format!(
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/{day:02}"
+        ))
+    };
+    let mut expected = HashSet::new();
+    for day in 1..=5u32 {
+        // More records than a parse batch holds, so a file's rows reach the dataset mid-run.
+        let records: Vec<String> = (0..5000)
+            .map(|i| {
+                let id = format!("d{day}-{i}");
+                expected.insert(id.clone());
+                let time = format!(
+                    "2024-05-{day:02}T{:02}:{:02}:{:02}Z",
+                    i / 240,
+                    i / 4 % 60,
+                    i % 60
+                );
+                record(&id, &time, "ListFindings")
+            })
+            .collect();
+        write_gz(
+            &folder(day).join(format!(
+                "111122223333_CloudTrail_us-east-1_202405{day:02}T2355Z_a.json.gz"
+            )),
+            &trail_file(&records),
+        );
+    }
+    let mut late: Vec<String> = (0..10)
+        .map(|i| {
+            let id = format!("late-{i}");
+            expected.insert(id.clone());
+            record(&id, &format!("2024-05-01T23:59:{i:02}Z"), "CreateFilter")
+        })
+        .collect();
+    late.push(record("d1-7", "2024-05-01T00:01:07Z", "ListFindings"));
+    late.push(record("d1-4999", "2024-05-01T20:49:59Z", "ListFindings"));
+    write_gz(
+        &folder(5).join("111122223333_CloudTrail_us-east-1_20240505T2359Z_b.json.gz"),
+        &trail_file(&late),
+    );
+    let out = dir.path().join("ds");
+    let (code, summary, err) = convert(&[&inputs], &out);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary["rows_written"], 25_010);
+    assert_eq!(summary["duplicates_dropped"], 2);
+    // Day 1 was written before its late rows came, and its file rewritten with them.
+    assert_eq!(summary["files_merged"], 1, "{summary}");
+    let files = read_files(&out);
+    assert_eq!(files.len(), 5, "one file a day");
+    let (day1, batches) = &files[0];
+    assert!(day1.to_string_lossy().contains("2024-05-01"));
+    let mut times = Vec::new();
+    for b in batches {
+        let t = b
+            .column_by_name("eventTime")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        times.extend(t.values().iter().copied());
+    }
+    assert_eq!(times.len(), 5010);
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "day 1 is sorted");
+    let ids: Vec<String> = strings(&out, "eventID").into_iter().flatten().collect();
+    assert_eq!(ids.len(), expected.len(), "every event exactly once");
+    assert_eq!(ids.into_iter().collect::<HashSet<_>>(), expected);
+    assert_no_temporaries(&out);
+}
+
 #[test]
 fn a_killed_run_leaves_only_readable_files_and_the_rerun_completes() {
     let dir = tempfile::tempdir().unwrap();

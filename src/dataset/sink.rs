@@ -10,11 +10,12 @@
 //!   copy of a text in a run is a duplicate only if the partition already holds n copies of it,
 //!   so a re-run adds nothing;
 //! - rows are sorted by `eventTime` within a file. Rows are buffered per partition; when memory
-//!   runs short a buffer is sorted and spilled (`spill.rs`). At each commit (the end of a run, or
-//!   an export's finished slice) each partition's spills, buffer and existing small files are
-//!   merged into Parquet once, rolled by size (`partition_writer.rs`). Replacing small files is
-//!   journaled, with the number after which the merge's own files start, so a crash never leaves
-//!   rows twice nor takes a run's earlier files with it;
+//!   runs short a buffer is sorted and spilled (`spill.rs`). At each commit (the end of a run, an
+//!   export's finished slice, or the days a convert's input has passed) each partition's spills,
+//!   buffer and existing small files are merged into Parquet once, rolled by size
+//!   (`partition_writer.rs`). Replacing small files is journaled, with the number after which the
+//!   merge's own files start, so a crash never leaves rows twice nor takes a run's earlier files
+//!   with it;
 //! - partition paths are built only from a parsed time, never from record text;
 //! - one writer at a time: `_trailq/lock` is held (an OS lock, released even on kill -9).
 
@@ -113,7 +114,7 @@ pub struct SinkStats {
     /// Files this run wrote (including rewrites of small files) and their bytes.
     pub files_written: u64,
     pub bytes_written: u64,
-    /// Small files of earlier runs merged into this run's files.
+    /// Small files of earlier commits (this run's own too) merged into new files.
     pub files_merged: u64,
     /// Partitions this run wrote to.
     pub partitions: u64,
@@ -311,7 +312,21 @@ impl ParquetDatasetSink {
     /// rows are in the dataset's files (an export commits each finished slice). The sink stays
     /// open; ids of committed partitions are read back from their files when touched again.
     pub fn commit(&mut self) -> Result<SinkStats> {
-        if !self.runs.is_empty() {
+        self.commit_days(None)
+    }
+
+    /// Writes the partitions of `last_day` and earlier, and leaves later ones buffered. A convert
+    /// reads its files in delivery-day order and commits the days its input has passed: their
+    /// rows go to Parquet from memory instead of through spilled runs, and the disk holds the
+    /// runs of a few days, not of the whole input. Rows that still come for a committed day are
+    /// merged with its file at a later commit, as any run's rows are.
+    pub fn commit_through(&mut self, last_day: i32) -> Result<SinkStats> {
+        self.commit_days(Some(last_day))
+    }
+
+    fn commit_days(&mut self, last_day: Option<i32>) -> Result<SinkStats> {
+        let selected = |day: &i32| last_day.is_none_or(|last| *day <= last);
+        if self.runs.keys().any(selected) {
             // Memory was short already: free the buffers before the partition writers need
             // theirs, so they merge from disk only.
             let buffered: Vec<i32> = self
@@ -331,6 +346,7 @@ impl ParquetDatasetSink {
             .filter(|(_, p)| !p.buffer.is_empty())
             .map(|(d, _)| *d)
             .chain(self.runs.keys().copied())
+            .filter(selected)
             .collect();
         days.sort_unstable();
         days.dedup();
@@ -354,7 +370,14 @@ impl ParquetDatasetSink {
                 small,
             });
         }
-        self.partitions.clear();
+        // The committed partitions' ids are forgotten (read back from their files if touched
+        // again); later ones keep theirs and their buffers.
+        match last_day {
+            None => self.partitions.clear(),
+            Some(last) => {
+                self.partitions = self.partitions.split_off(&last.saturating_add(1));
+            }
+        }
         let writer = PartitionWriter {
             root: &self.root,
             run_id: &self.run_id,
@@ -389,7 +412,11 @@ impl ParquetDatasetSink {
             results
         });
         self.files_named = writer.seq.load(std::sync::atomic::Ordering::Relaxed);
-        spill::remove_stale(&self.root);
+        if self.runs.is_empty() {
+            // Nothing of this run is parked any more (a partition writer removes its own runs;
+            // this also clears what a failed one left).
+            spill::remove_stale(&self.root);
+        }
         for outcome in results {
             let o = outcome?;
             self.stats.files_written += o.files;
@@ -397,7 +424,7 @@ impl ParquetDatasetSink {
             self.stats.files_merged += o.merged;
             self.stats.partitions += o.partitions;
         }
-        self.buffered_bytes = 0;
+        self.buffered_bytes = self.partitions.values().map(|p| p.buffered_bytes).sum();
         Ok(self.stats.clone())
     }
 
@@ -762,5 +789,52 @@ mod tests {
             ids.extend(rows.iter().map(|r| r.1.clone()));
         }
         assert_eq!(ids.len(), 200);
+    }
+
+    /// A convert commits the days its input has passed while it reads on: later days keep their
+    /// buffers and runs, and rows that still come for a committed day (a late delivery) end in
+    /// its one file at the next commit, sorted and without the duplicates sent again.
+    #[test]
+    fn committing_passed_days_keeps_later_ones_and_merges_late_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatasetOptions {
+            spill_bytes: 1, // every write spills: the third day's run must survive the commit
+            memory_budget_bytes: 1,
+            ..DatasetOptions::default()
+        };
+        let mut sink = ParquetDatasetSink::open(dir.path(), options).unwrap();
+        let days = |d: &[u32], from: u32| -> Vec<(u32, u32)> {
+            (0..30)
+                .map(|n| (d[n as usize % d.len()], from + n))
+                .collect()
+        };
+        sink.write(&batch(&days(&[1, 2, 3], 0))).unwrap();
+        let day2 = trailq_events::time::parse_day("2024-05-02").unwrap();
+        let stats = sink.commit_through(day2).unwrap();
+        assert_eq!(stats.partitions, 2);
+        let files = read_all(dir.path());
+        assert_eq!(files.len(), 2, "days 1 and 2 only: {files:?}");
+        assert!(
+            layout::spill_root(dir.path()).exists(),
+            "day 3's run is kept"
+        );
+        // Late rows for day 1, some of them sent before, and more for day 3.
+        let mut late = days(&[1], 100);
+        late.extend([(1, 0), (1, 3), (3, 2)]);
+        late.extend(days(&[3], 200));
+        sink.write(&batch(&late)).unwrap();
+        let stats = sink.finish().unwrap();
+        assert_eq!(stats.rows_written, 30 + 30 + 30);
+        assert_eq!(stats.duplicates_dropped, 3);
+        assert!(!layout::spill_root(dir.path()).exists());
+        let files = read_all(dir.path());
+        let rows: Vec<usize> = files.iter().map(|(_, rows)| rows.len()).collect();
+        assert_eq!(rows, [10 + 30, 10, 10 + 30], "one file per day: {files:?}");
+        for (path, rows) in &files {
+            assert!(
+                rows.windows(2).all(|w| w[0].0 <= w[1].0),
+                "{path} is sorted"
+            );
+        }
     }
 }

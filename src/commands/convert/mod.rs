@@ -88,6 +88,7 @@ const PRINTED_REJECTIONS: u64 = 10;
 /// What a worker hands the thread that owns the dataset.
 enum Msg {
     Parsed(Parsed),
+    /// Sent once every row of the file was sent (rows wait in a worker's batch until it fills).
     FileDone {
         file: usize,
         outcome: FileOutcome,
@@ -142,7 +143,7 @@ pub struct Summary {
     pub bytes_out: u64,
     pub files_out: u64,
     pub partitions: u64,
-    /// Small files of earlier runs merged into this run's files.
+    /// Small files of earlier commits (this run's own too) merged into new files.
     pub files_merged: u64,
     /// Rows parked on disk for lack of memory before being written (each is encoded once).
     pub rows_spilled: u64,
@@ -211,9 +212,8 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     let files = found.files;
     let local_bytes: u64 = files.iter().map(|f| f.bytes).sum();
     if urls.is_empty() {
-        // Local files are all read before the one commit, so every spilled row is on disk at
-        // once; a convert reading S3 commits every 30 s and keeps LZ4's smaller runs.
-        committer.plan_spill(local_bytes);
+        // A convert reading S3 commits every 30 s and keeps LZ4's smaller runs.
+        committer.plan_spill(spilled_at_once(&files));
     }
     let progress = progress_bar(local_bytes, args.quiet);
     let counters = Arc::new(from_s3::Counters::default());
@@ -615,6 +615,7 @@ fn receive(
     let (files, progress, quiet) = (r.files, r.progress, r.args.quiet);
     let (local_bytes, counters) = (r.local_bytes, r.counters);
     let mut last_commit = Instant::now();
+    let mut passed = PassedDays::new(files);
     for msg in rx {
         // A long read of a bucket keeps its progress through a kill, losing at most this much.
         if r.plan.is_some() && last_commit.elapsed() >= trailq::pipeline::publish_every() {
@@ -645,7 +646,12 @@ fn receive(
                 }
                 continue;
             }
-            Msg::FileDone { file, outcome } => (outcome, files[file].bytes),
+            Msg::FileDone { file, outcome } => {
+                if let Some(last_day) = passed.done(file) {
+                    committer.commit_through(last_day)?;
+                }
+                (outcome, files[file].bytes)
+            }
             Msg::ObjectDone { fetched, outcome } => {
                 let object = &fetched.object;
                 if let Some(place) = summary.s3.as_mut().map(|s| &mut s.places[object.place]) {
@@ -702,6 +708,64 @@ fn receive(
     Ok(())
 }
 
+/// The most input whose rows can be in spilled runs at once: the files of three delivery days
+/// in a row, as the days the input has passed are committed ([`PassedDays`]); all of it when a
+/// file's name has no delivery day.
+fn spilled_at_once(files: &[InputFile]) -> u64 {
+    let mut by_day: BTreeMap<i32, u64> = BTreeMap::new();
+    for f in files {
+        let Some(day) = files::path_day(&f.path) else {
+            return files.iter().map(|f| f.bytes).sum();
+        };
+        *by_day.entry(day).or_default() += f.bytes;
+    }
+    by_day
+        .keys()
+        .map(|&day| by_day.range(day..day + 3).map(|(_, b)| b).sum())
+        .max()
+        .unwrap_or(0)
+}
+
+/// How far the local input is past, by delivery day. Files are read in delivery-day order
+/// (`files::discover`) and a file is reported done once all its rows were sent, so once every
+/// file before the first one not done is done, nothing delivered before that file's day is left.
+/// CloudTrail delivers a day's events that day or, for its last minutes, the next: partitions
+/// two days before that day get no more rows but from a late delivery (a later commit merges
+/// those into their file), so they are committed then, from memory (`commit_through`).
+struct PassedDays {
+    days: Vec<Option<i32>>,
+    done: Vec<bool>,
+    /// The first file not done.
+    next: usize,
+    committed_through: Option<i32>,
+}
+
+impl PassedDays {
+    fn new(files: &[InputFile]) -> Self {
+        PassedDays {
+            days: files.iter().map(|f| files::path_day(&f.path)).collect(),
+            done: vec![false; files.len()],
+            next: 0,
+            committed_through: None,
+        }
+    }
+
+    /// Notes that `file` is done; the last day to commit, when that moved.
+    fn done(&mut self, file: usize) -> Option<i32> {
+        self.done[file] = true;
+        while self.done.get(self.next) == Some(&true) {
+            self.next += 1;
+        }
+        // No more files (the end of the run commits the rest), or one outside the trail layout.
+        let through = (*self.days.get(self.next)?)? - 2;
+        if self.committed_through.is_some_and(|c| c >= through) {
+            return None;
+        }
+        self.committed_through = Some(through);
+        Some(through)
+    }
+}
+
 /// The reading side: takes local files one at a time until none are left, then the objects
 /// fetched from S3, parsing on this thread.
 fn worker(
@@ -713,24 +777,29 @@ fn worker(
     tx: SyncSender<Msg>,
 ) {
     let mut parser = RecordParser::new(filters.clone());
+    // Files and objects parsed whose last rows may still be in the parser's batch: one is done
+    // (`FileDone`: the days before it may be committed; `ObjectDone`: a commit may count it as
+    // read) only once all its rows were sent.
+    let mut waiting: Vec<Msg> = Vec::new();
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= files.len() || stop.load(Ordering::Relaxed) {
             break;
         }
         let outcome = parser.push_file(&files[i].path);
+        let mut batch_sent = false;
         for item in parser.drain() {
+            batch_sent |= matches!(item, Parsed::Batch(_));
             if tx.send(Msg::Parsed(item)).is_err() {
                 return; // the receiver is gone
             }
         }
-        if tx.send(Msg::FileDone { file: i, outcome }).is_err() {
+        // A batch ends at or after this file's start: the files before it are all sent.
+        if batch_sent && !send_all(&tx, &mut waiting) {
             return;
         }
+        waiting.push(Msg::FileDone { file: i, outcome });
     }
-    // Objects parsed whose last rows may still be in the parser's batch: an object is done
-    // (`ObjectDone`: a commit may count it as read) only once all its rows were sent.
-    let mut waiting: Vec<Msg> = Vec::new();
     loop {
         // The lock is held only while waiting: the next worker waits behind it.
         let next = match fetched.lock() {
@@ -902,5 +971,70 @@ pub fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, bytes: u64) -> InputFile {
+        InputFile {
+            path: PathBuf::from(path),
+            bytes,
+        }
+    }
+
+    fn day(date: &str) -> i32 {
+        trailq_events::time::parse_day(date).unwrap()
+    }
+
+    #[test]
+    fn days_are_committed_once_the_next_days_files_are_all_done() {
+        let files = [
+            file("t/2024/05/01/a.json.gz", 1),
+            file("t/2024/05/01/b.json.gz", 1),
+            file("t/2024/05/02/a.json.gz", 1),
+            file("t/2024/05/03/a.json.gz", 1),
+            file("t/2024/05/04/a.json.gz", 1),
+        ];
+        let mut passed = PassedDays::new(&files);
+        // Out of order: the second worker finishes day 2's file before day 1's second one.
+        assert_eq!(passed.done(0), Some(day("2024-04-29")));
+        assert_eq!(passed.done(2), None);
+        // Every file delivered on days 1 and 2 is in: day 1's late events too.
+        assert_eq!(passed.done(1), Some(day("2024-05-01")));
+        assert_eq!(passed.done(3), Some(day("2024-05-02")));
+        // The last file: the end of the run commits the rest.
+        assert_eq!(passed.done(4), None);
+    }
+
+    #[test]
+    fn files_outside_the_trail_layout_commit_nothing_early() {
+        // Discovery puts the file without a delivery day first.
+        let files = [
+            file("a.json", 1),
+            file("t/2024/05/01/a.json.gz", 1),
+            file("t/2024/05/03/a.json.gz", 1),
+        ];
+        let mut passed = PassedDays::new(&files);
+        assert_eq!(passed.done(1), None, "a.json may hold any day");
+        assert_eq!(passed.done(0), Some(day("2024-05-01")));
+    }
+
+    #[test]
+    fn runs_on_disk_at_once_are_those_of_three_delivery_days() {
+        let files = [
+            file("t/2024/05/01/a.json.gz", 10),
+            file("t/2024/05/02/a.json.gz", 20),
+            file("t/2024/05/03/a.json.gz", 30),
+            file("t/2024/05/04/a.json.gz", 40),
+            file("t/2024/05/06/a.json.gz", 100),
+        ];
+        // Days 4, 5 and 6.
+        assert_eq!(spilled_at_once(&files), 140);
+        let mut without_day = files.to_vec();
+        without_day.push(file("extra.json", 1));
+        assert_eq!(spilled_at_once(&without_day), 201);
     }
 }
