@@ -186,9 +186,20 @@ pub fn extract<'a>(path: &Path, text: &'a str) -> Result<Contents<'a>, FileError
     if is_json_lines_name(&name) {
         return of_records(json_lines(text));
     }
-    match serde_json::from_str::<&RawValue>(text) {
-        Ok(doc) if doc.get().starts_with('[') => array("", doc).and_then(of_records),
-        Ok(doc) => document(doc),
+    // One pass over the document validates it and finds its parts: every byte of a trail file
+    // is scanned again by the record parser, so each pass here costs as much as parsing's own.
+    let parsed = match body.as_bytes()[0] {
+        b'{' => serde_json::from_str::<Entries>(text).map(Document::Object),
+        b'[' => serde_json::from_str::<Vec<&RawValue>>(text).map(Document::Array),
+        _ => serde_json::from_str::<&RawValue>(text).map(|v| Document::Other(v.get())),
+    };
+    match parsed {
+        Ok(Document::Array(items)) => of_records(array_items("", items)),
+        Ok(Document::Object(Entries(entries))) => document(text, entries),
+        Ok(Document::Other(value)) => Err(FileError::NotCloudTrail(format!(
+            "the file is a single JSON {}",
+            json_kind(value)
+        ))),
         Err(e) if e.classify() == serde_json::error::Category::Eof => {
             Err(FileError::TruncatedJson {
                 line: e.line(),
@@ -255,15 +266,20 @@ fn json_lines(text: &str) -> Vec<Item<'_>> {
         .collect()
 }
 
-fn document(doc: &RawValue) -> Result<Contents<'_>, FileError> {
-    let text = doc.get();
-    if !text.starts_with('{') {
-        return Err(FileError::NotCloudTrail(format!(
-            "the file is a single JSON {}",
-            json_kind(text)
-        )));
-    }
-    let Entries(entries) = serde_json::from_str(text).map_err(FileError::InvalidJson)?;
+/// A whole file parsed as one JSON value, by its kind.
+enum Document<'a> {
+    Object(Entries<'a>),
+    Array(Vec<&'a RawValue>),
+    Other(&'a str),
+}
+
+/// A file that is one JSON object: a trail file's `Records`, a LookupEvents response's
+/// `Events`, Lake results, a digest, or a lone record.
+fn document<'a>(
+    text: &'a str,
+    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+) -> Result<Contents<'a>, FileError> {
+    let text = text.trim();
     let get = |name: &str| entries.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
     if let Some(records) = get("Records") {
         return array("Records", records).map(Contents::Records);
@@ -308,19 +324,17 @@ const RECORD_KEYS: [&str; 6] = [
     "insightDetails",
 ];
 
-/// Items of a JSON array: records, or LookupEvents `Event`s whose `CloudTrailEvent` is the record.
+/// Items of the JSON array `name` (`Records`, `Events`): records, or LookupEvents `Event`s whose
+/// `CloudTrailEvent` is the record.
 fn array<'a>(name: &'static str, raw: &'a RawValue) -> Result<Vec<Item<'a>>, FileError> {
-    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| {
-        FileError::NotCloudTrail(format!(
-            "`{}` is not an array",
-            if name.is_empty() {
-                "the document"
-            } else {
-                name
-            }
-        ))
-    })?;
-    Ok(items
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get())
+        .map_err(|_| FileError::NotCloudTrail(format!("`{name}` is not an array")))?;
+    Ok(array_items(name, items))
+}
+
+/// The items of an array (`name`, or "" for a file that is one array) as record texts.
+fn array_items<'a>(name: &'static str, items: Vec<&'a RawValue>) -> Vec<Item<'a>> {
+    items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
@@ -337,7 +351,7 @@ fn array<'a>(name: &'static str, raw: &'a RawValue) -> Result<Vec<Item<'a>>, Fil
             };
             (Position::Index(name, i), record)
         })
-        .collect())
+        .collect()
 }
 
 fn record_of_item(item: &RawValue) -> Result<Cow<'_, str>, ItemError<'_>> {
