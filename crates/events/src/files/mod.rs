@@ -16,10 +16,10 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::json::{Entries, json_kind};
+use crate::json::{Key, json_kind};
 
 mod discover;
 
@@ -189,13 +189,13 @@ pub fn extract<'a>(path: &Path, text: &'a str) -> Result<Contents<'a>, FileError
     // One pass over the document validates it and finds its parts: every byte of a trail file
     // is scanned again by the record parser, so each pass here costs as much as parsing's own.
     let parsed = match body.as_bytes()[0] {
-        b'{' => serde_json::from_str::<Entries>(text).map(Document::Object),
+        b'{' => serde_json::from_str::<DocumentEntries>(text).map(Document::Object),
         b'[' => serde_json::from_str::<Vec<&RawValue>>(text).map(Document::Array),
         _ => serde_json::from_str::<&RawValue>(text).map(|v| Document::Other(v.get())),
     };
     match parsed {
         Ok(Document::Array(items)) => of_records(array_items("", items)),
-        Ok(Document::Object(Entries(entries))) => document(text, entries),
+        Ok(Document::Object(entries)) => document(text, entries),
         Ok(Document::Other(value)) => Err(FileError::NotCloudTrail(format!(
             "the file is a single JSON {}",
             json_kind(value)
@@ -268,25 +268,111 @@ fn json_lines(text: &str) -> Vec<Item<'_>> {
 
 /// A whole file parsed as one JSON value, by its kind.
 enum Document<'a> {
-    Object(Entries<'a>),
+    Object(DocumentEntries<'a>),
     Array(Vec<&'a RawValue>),
     Other(&'a str),
 }
 
+/// The entries of a file that is one JSON object. The arrays of records (`Records`, `Events`)
+/// are split into their items in the same pass (`None`: the value is not an array).
+struct DocumentEntries<'a> {
+    arrays: Vec<(&'static str, Option<Vec<&'a RawValue>>)>,
+    others: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+impl<'de> Deserialize<'de> for DocumentEntries<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DocumentEntries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = DocumentEntries {
+                    arrays: Vec::new(),
+                    others: Vec::new(),
+                };
+                while let Some(Key(key)) = map.next_key()? {
+                    match ARRAYS_OF_RECORDS.iter().find(|name| **name == key) {
+                        Some(name) => out.arrays.push((name, map.next_value_seed(ArrayItems)?)),
+                        None => out.others.push((key, map.next_value()?)),
+                    }
+                }
+                Ok(out)
+            }
+        }
+        de.deserialize_map(V)
+    }
+}
+
+/// The keys whose value is an array of records (a trail file's, a LookupEvents response's).
+const ARRAYS_OF_RECORDS: [&str; 2] = ["Records", "Events"];
+
+/// An array's items as raw JSON; `None` for any other value (consumed).
+struct ArrayItems;
+
+impl<'de> DeserializeSeed<'de> for ArrayItems {
+    type Value = Option<Vec<&'de RawValue>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArrayItems {
+    type Value = Option<Vec<&'de RawValue>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            items.push(item);
+        }
+        Ok(Some(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
 /// A file that is one JSON object: a trail file's `Records`, a LookupEvents response's
 /// `Events`, Lake results, a digest, or a lone record.
-fn document<'a>(
-    text: &'a str,
-    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
-) -> Result<Contents<'a>, FileError> {
+fn document<'a>(text: &'a str, doc: DocumentEntries<'a>) -> Result<Contents<'a>, FileError> {
     let text = text.trim();
+    // `Records` first, then `Events`, whichever order the file has them in.
+    let mut arrays = doc.arrays;
+    for name in ARRAYS_OF_RECORDS {
+        if let Some(at) = arrays.iter().position(|(n, _)| *n == name) {
+            return match arrays.swap_remove(at).1 {
+                Some(items) => Ok(Contents::Records(array_items(name, items))),
+                None => Err(FileError::NotCloudTrail(format!(
+                    "`{name}` is not an array"
+                ))),
+            };
+        }
+    }
+    let entries = doc.others;
     let get = |name: &str| entries.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
-    if let Some(records) = get("Records") {
-        return array("Records", records).map(Contents::Records);
-    }
-    if let Some(events) = get("Events") {
-        return array("Events", events).map(Contents::Records);
-    }
     if let Some(rows) = get("QueryResultRows") {
         return lake_rows(rows).map(Contents::Records);
     }
@@ -324,15 +410,8 @@ const RECORD_KEYS: [&str; 6] = [
     "insightDetails",
 ];
 
-/// Items of the JSON array `name` (`Records`, `Events`): records, or LookupEvents `Event`s whose
-/// `CloudTrailEvent` is the record.
-fn array<'a>(name: &'static str, raw: &'a RawValue) -> Result<Vec<Item<'a>>, FileError> {
-    let items: Vec<&RawValue> = serde_json::from_str(raw.get())
-        .map_err(|_| FileError::NotCloudTrail(format!("`{name}` is not an array")))?;
-    Ok(array_items(name, items))
-}
-
-/// The items of an array (`name`, or "" for a file that is one array) as record texts.
+/// The items of an array (`name`, or "" for a file that is one array) as record texts: records,
+/// or LookupEvents `Event`s whose `CloudTrailEvent` is the record.
 fn array_items<'a>(name: &'static str, items: Vec<&'a RawValue>) -> Vec<Item<'a>> {
     items
         .into_iter()
