@@ -492,8 +492,9 @@ fn small_files_from_repeated_runs_are_merged() {
 }
 
 /// Files are read in delivery-day order, and the days the input has passed are written while
-/// it reads on. A late delivery (day 1's events in a file delivered on day 5, two of them sent
-/// before) still ends in day 1's one file, sorted, each event once.
+/// it reads on. A late delivery (day 1's events in a file delivered on day 8, two of them sent
+/// before) still ends in day 1's one file, sorted, each event once. (Six big files come between:
+/// both workers are far past day 2 when the late file, the last one, is read.)
 #[test]
 fn days_the_input_has_passed_are_written_early_and_late_deliveries_still_land() {
     let dir = tempfile::tempdir().unwrap();
@@ -504,7 +505,7 @@ fn days_the_input_has_passed_are_written_early_and_late_deliveries_still_land() 
         ))
     };
     let mut expected = HashSet::new();
-    for day in 1..=5u32 {
+    for day in 1..=8u32 {
         // More records than a parse batch holds, so a file's rows reach the dataset mid-run.
         let records: Vec<String> = (0..5000)
             .map(|i| {
@@ -536,18 +537,18 @@ fn days_the_input_has_passed_are_written_early_and_late_deliveries_still_land() 
     late.push(record("d1-7", "2024-05-01T00:01:07Z", "ListFindings"));
     late.push(record("d1-4999", "2024-05-01T20:49:59Z", "ListFindings"));
     write_gz(
-        &folder(5).join("111122223333_CloudTrail_us-east-1_20240505T2359Z_b.json.gz"),
+        &folder(8).join("111122223333_CloudTrail_us-east-1_20240508T2359Z_b.json.gz"),
         &trail_file(&late),
     );
     let out = dir.path().join("ds");
     let (code, summary, err) = convert(&[&inputs], &out);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(summary["rows_written"], 25_010);
+    assert_eq!(summary["rows_written"], 40_010);
     assert_eq!(summary["duplicates_dropped"], 2);
     // Day 1 was written before its late rows came, and its file rewritten with them.
     assert_eq!(summary["files_merged"], 1, "{summary}");
     let files = read_files(&out);
-    assert_eq!(files.len(), 5, "one file a day");
+    assert_eq!(files.len(), 8, "one file a day");
     let (day1, batches) = &files[0];
     assert!(day1.to_string_lossy().contains("2024-05-01"));
     let mut times = Vec::new();

@@ -20,18 +20,38 @@ pub fn fields_of<'a, const N: usize>(
     text: &'a str,
     names: &[&str; N],
 ) -> serde_json::Result<Option<[Option<&'a RawValue>; N]>> {
+    Ok(fields_and_maps_of(text, names, 0..0)?.map(|f| f.raw))
+}
+
+/// The named fields of an object: those whose index is in `maps` read as map entries
+/// ([`map_of`]) in the same pass, the others as raw JSON.
+pub struct Fields<'a, const N: usize> {
+    pub raw: [Option<&'a RawValue>; N],
+    /// By index less `maps.start`; `None` where the field is absent or not an object.
+    pub maps: Vec<Option<MapEntries<'a>>>,
+}
+
+/// [`fields_of`], with the fields in `maps` read as map entries while the object is read, not
+/// captured raw and parsed again: a record's `requestParameters` and `responseElements` are
+/// often most of its text.
+pub fn fields_and_maps_of<'a, const N: usize>(
+    text: &'a str,
+    names: &[&str; N],
+    maps: std::ops::Range<usize>,
+) -> serde_json::Result<Option<Fields<'a, N>>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let out = FieldsSeed { names }.deserialize(&mut de)?;
+    let out = FieldsSeed { names, maps }.deserialize(&mut de)?;
     de.end()?;
     Ok(out)
 }
 
 struct FieldsSeed<'n, const N: usize> {
     names: &'n [&'n str; N],
+    maps: std::ops::Range<usize>,
 }
 
 impl<'de, const N: usize> DeserializeSeed<'de> for FieldsSeed<'_, N> {
-    type Value = Option<[Option<&'de RawValue>; N]>;
+    type Value = Option<Fields<'de, N>>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
         de.deserialize_any(self)
@@ -39,14 +59,18 @@ impl<'de, const N: usize> DeserializeSeed<'de> for FieldsSeed<'_, N> {
 }
 
 impl<'de, const N: usize> Visitor<'de> for FieldsSeed<'_, N> {
-    type Value = Option<[Option<&'de RawValue>; N]>;
+    type Value = Option<Fields<'de, N>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut slots = [None; N];
+        let mut out = Fields {
+            raw: [None; N],
+            maps: Vec::new(),
+        };
+        out.maps.resize_with(self.maps.len(), || None);
         let mut exact = [false; N];
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0;
@@ -61,7 +85,11 @@ impl<'de, const N: usize> Visitor<'de> for FieldsSeed<'_, N> {
             match found {
                 // An exactly spelled key wins over a differently cased one, whatever the order.
                 Some((i, is_exact)) if is_exact || !exact[i] => {
-                    slots[i] = Some(map.next_value::<&'de RawValue>()?);
+                    if self.maps.contains(&i) {
+                        out.maps[i - self.maps.start] = map.next_value_seed(MapSeed)?;
+                    } else {
+                        out.raw[i] = Some(map.next_value::<&'de RawValue>()?);
+                    }
                     exact[i] = is_exact;
                 }
                 _ => {
@@ -69,7 +97,7 @@ impl<'de, const N: usize> Visitor<'de> for FieldsSeed<'_, N> {
                 }
             }
         }
-        Ok(Some(slots))
+        Ok(Some(out))
     }
 
     // Anything but an object: consume it and report "not an object".
@@ -152,6 +180,57 @@ pub fn bool_of(raw: &RawValue) -> Option<bool> {
         "true" | "\"true\"" => Some(true),
         "false" | "\"false\"" => Some(false),
         _ => None,
+    }
+}
+
+/// A value read as [`map_of`] reads it, from the deserializer that reaches it.
+struct MapSeed;
+
+impl<'de> DeserializeSeed<'de> for MapSeed {
+    type Value = Option<MapEntries<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MapSeed {
+    type Value = Option<MapEntries<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+            out.push((k.0, text_of(v)));
+        }
+        Ok(Some(out))
+    }
+
+    // Anything but an object is no map: consume it.
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
     }
 }
 

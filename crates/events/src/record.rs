@@ -15,7 +15,9 @@ use std::fmt;
 
 use serde_json::value::RawValue;
 
-use crate::json::{bool_of, fields_of, json_kind, map_of, string_of, text_of, truncate};
+use crate::json::{
+    bool_of, fields_and_maps_of, fields_of, json_kind, map_of, string_of, text_of, truncate,
+};
 
 use crate::schema::{
     ATTRIBUTES, CREATION_DATE, EVENT_TIME, FEDERATED_PROVIDER, IN_SCOPE_OF, IN_SCOPE_OF_FIELDS,
@@ -147,8 +149,12 @@ const EVENT_TIME_SLOT: usize = FIRST_MAP + MAP_COLUMNS.len();
 
 /// Parses one record. `text` is the record's JSON exactly as received.
 pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
-    let slots = match fields_of::<{ TOP_LEVEL.len() }>(text, &TOP_LEVEL) {
-        Ok(Some(slots)) => slots,
+    let fields = match fields_and_maps_of::<{ TOP_LEVEL.len() }>(
+        text,
+        &TOP_LEVEL,
+        FIRST_MAP..EVENT_TIME_SLOT,
+    ) {
+        Ok(Some(fields)) => fields,
         Ok(None) => return Err(RecordError::NotAnObject(json_kind(text))),
         Err(e) => return Err(RecordError::NotJson(e.to_string())),
     };
@@ -160,6 +166,7 @@ pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
             at,
         });
     }
+    let slots = &fields.raw;
     let time_raw = slots[EVENT_TIME_SLOT].ok_or(RecordError::NoEventTime)?;
     let event_time_micros = match string_of(time_raw) {
         Some(s) => parse_timestamp_micros(&s)
@@ -180,8 +187,8 @@ pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
     for (i, slot) in slots[..N_SCALARS].iter().enumerate() {
         row.scalars[i] = slot.and_then(text_of);
     }
-    for (i, slot) in slots[FIRST_MAP..EVENT_TIME_SLOT].iter().enumerate() {
-        row.maps[i] = slot.and_then(map_of);
+    for (slot, map) in row.maps.iter_mut().zip(fields.maps) {
+        *slot = map;
     }
     let rest = &slots[EVENT_TIME_SLOT + 1..];
     row.read_only = rest[0].and_then(bool_of);
