@@ -1,8 +1,8 @@
 //! Spilled runs: a partition's rows, sorted by `eventTime`, parked as an Arrow IPC file (LZ4, or
 //! uncompressed where memory and the disk have room: [`SpillFormat`]) under
-//! `<out>/_trailq/spill/<run>/` when memory runs short. The next commit (the end of a convert run,
-//! or an export's finished slice) merges them into Parquet, so every row is encoded to Parquet
-//! once, however the input was ordered.
+//! `<out>/_trailq/spill/<run>/` when memory runs short. The commit of their partition (once a
+//! convert's input is past its day, at the end of the run, or an export's finished slice) merges
+//! them into Parquet, so every row is encoded to Parquet once, however the input was ordered.
 //! Runs are private to their run: a crashed run's leftovers are deleted by the next one.
 
 use std::fs::{self, File};
@@ -20,7 +20,7 @@ use trailq_events::schema;
 
 /// How spilled runs are written. A convert spills nearly every row once (the memory budget is a
 /// few dozen MB): LZ4 both ways was 14% of a real-shaped convert's CPU, and uncompressed runs
-/// made it 6–17% faster (user time −4 s, system time +1–5 s), but they take 13–16× the gzipped
+/// made it 6–17% faster (user time −4 s, system time +1–5 s), but they take 13–16× their gzipped
 /// input on disk where LZ4's take 3.2–3.6× (BENCHMARKS.md, issue 15). They are faster only while
 /// the page cache holds them (they are read back and deleted within the run): past the kernel's
 /// dirty limit (20% of memory by default) writing waits for the disk, and four times the bytes
