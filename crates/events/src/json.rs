@@ -15,6 +15,32 @@ pub type Text<'a> = Cow<'a, str>;
 /// A JSON object's entries as column text, in input order.
 pub type MapEntries<'a> = Vec<(Text<'a>, Option<Text<'a>>)>;
 
+/// For a visitor that looks for one kind of JSON value (`Value = Option<…>`): strings, numbers,
+/// booleans and null are `None`.
+macro_rules! scalars_are_none {
+    () => {
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    };
+}
+pub(crate) use scalars_are_none;
+
 /// Deserializes an object keeping only the named fields as raw JSON. `Ok(None)`: not an object.
 pub fn fields_of<'a, const N: usize>(
     text: &'a str,
@@ -105,24 +131,7 @@ impl<'de, const N: usize> Visitor<'de> for FieldsSeed<'_, N> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(None)
     }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    scalars_are_none!();
 }
 
 /// A JSON string that stays borrowed from the input unless it had escapes.
@@ -214,62 +223,15 @@ impl<'de> Visitor<'de> for MapSeed {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(None)
     }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    scalars_are_none!();
 }
 
 /// A JSON object's top-level entries as map entries; `None` when the value is not an object.
 pub fn map_of(raw: &RawValue) -> Option<MapEntries<'_>> {
-    if !raw.get().starts_with('{') {
-        return None;
-    }
-    let entries: Entries = serde_json::from_str(raw.get()).ok()?;
-    Some(
-        entries
-            .0
-            .into_iter()
-            .map(|(k, v)| (k, text_of(v)))
-            .collect(),
-    )
-}
-
-/// All entries of a JSON object, values raw.
-pub struct Entries<'a>(pub Vec<(Text<'a>, &'a RawValue)>);
-
-impl<'de> serde::Deserialize<'de> for Entries<'de> {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Entries<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                    out.push((k.0, v));
-                }
-                Ok(Entries(out))
-            }
-        }
-        de.deserialize_map(V)
-    }
+    MapSeed
+        .deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
+        .ok()
+        .flatten()
 }
 
 /// JSON text without insignificant whitespace; the text of strings and numbers is untouched.
