@@ -316,10 +316,13 @@ impl ParquetDatasetSink {
     }
 
     /// Writes the partitions of `last_day` and earlier, and leaves later ones buffered. A convert
-    /// reads its files in delivery-day order and commits the days its input has passed: their
-    /// rows go to Parquet from memory instead of through spilled runs, and the disk holds the
-    /// runs of a few days, not of the whole input. Rows that still come for a committed day are
-    /// merged with its file at a later commit, as any run's rows are.
+    /// reads its files in delivery-day order and commits the days its input has passed, so the
+    /// disk holds the spilled runs of a few days, not of the whole input, and they are read back
+    /// while the page cache still has them. Rows that still come for a committed day are merged
+    /// with its file at a later commit, as any run's rows are. When the days written have runs,
+    /// every buffer is spilled first, later days' too: keeping those in memory beside the merge
+    /// spilled a fifth fewer rows but took peak RSS past 200 MiB, where trimming the heap after
+    /// each row group cost more than it saved (BENCHMARKS.md, issue 15, session 17).
     pub fn commit_through(&mut self, last_day: i32) -> Result<SinkStats> {
         self.commit_days(Some(last_day))
     }

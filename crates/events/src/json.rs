@@ -46,46 +46,47 @@ pub fn fields_of<'a, const N: usize>(
     text: &'a str,
     names: &[&str; N],
 ) -> serde_json::Result<Option<[Option<&'a RawValue>; N]>> {
-    Ok(fields_and_maps_of(text, names, 0..0)?.map(|f| f.raw))
+    Ok(fields_and_maps_of::<N, 0>(text, names, 0)?.map(|f| f.raw))
 }
 
-/// The named fields of an object: those whose index is in `maps` read as map entries
-/// ([`map_of`]) in the same pass, the others as raw JSON.
-pub struct Fields<'a, const N: usize> {
+/// The named fields of an object: the `M` from `first_map` on read as map entries ([`map_of`])
+/// in the same pass, the others as raw JSON.
+pub struct Fields<'a, const N: usize, const M: usize> {
+    /// `None` where the field is absent, and for the map fields.
     pub raw: [Option<&'a RawValue>; N],
-    /// By index less `maps.start`; `None` where the field is absent or not an object.
-    pub maps: Vec<Option<MapEntries<'a>>>,
+    /// `None` where the field is absent or not an object.
+    pub maps: [Option<MapEntries<'a>>; M],
 }
 
-/// [`fields_of`], with the fields in `maps` read as map entries while the object is read, not
-/// captured raw and parsed again: a record's `requestParameters` and `responseElements` are
-/// often most of its text.
-pub fn fields_and_maps_of<'a, const N: usize>(
+/// [`fields_of`], with the fields `first_map..first_map + M` read as map entries while the
+/// object is read, not captured raw and parsed again: a record's `requestParameters` and
+/// `responseElements` are often most of its text.
+pub fn fields_and_maps_of<'a, const N: usize, const M: usize>(
     text: &'a str,
     names: &[&str; N],
-    maps: std::ops::Range<usize>,
-) -> serde_json::Result<Option<Fields<'a, N>>> {
+    first_map: usize,
+) -> serde_json::Result<Option<Fields<'a, N, M>>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let out = FieldsSeed { names, maps }.deserialize(&mut de)?;
+    let out = FieldsSeed { names, first_map }.deserialize(&mut de)?;
     de.end()?;
     Ok(out)
 }
 
-struct FieldsSeed<'n, const N: usize> {
+struct FieldsSeed<'n, const N: usize, const M: usize> {
     names: &'n [&'n str; N],
-    maps: std::ops::Range<usize>,
+    first_map: usize,
 }
 
-impl<'de, const N: usize> DeserializeSeed<'de> for FieldsSeed<'_, N> {
-    type Value = Option<Fields<'de, N>>;
+impl<'de, const N: usize, const M: usize> DeserializeSeed<'de> for FieldsSeed<'_, N, M> {
+    type Value = Option<Fields<'de, N, M>>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
         de.deserialize_any(self)
     }
 }
 
-impl<'de, const N: usize> Visitor<'de> for FieldsSeed<'_, N> {
-    type Value = Option<Fields<'de, N>>;
+impl<'de, const N: usize, const M: usize> Visitor<'de> for FieldsSeed<'_, N, M> {
+    type Value = Option<Fields<'de, N, M>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -94,9 +95,8 @@ impl<'de, const N: usize> Visitor<'de> for FieldsSeed<'_, N> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Fields {
             raw: [None; N],
-            maps: Vec::new(),
+            maps: std::array::from_fn(|_| None),
         };
-        out.maps.resize_with(self.maps.len(), || None);
         let mut exact = [false; N];
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0;
@@ -111,8 +111,11 @@ impl<'de, const N: usize> Visitor<'de> for FieldsSeed<'_, N> {
             match found {
                 // An exactly spelled key wins over a differently cased one, whatever the order.
                 Some((i, is_exact)) if is_exact || !exact[i] => {
-                    if self.maps.contains(&i) {
-                        out.maps[i - self.maps.start] = map.next_value_seed(MapSeed)?;
+                    if let Some(slot) = i
+                        .checked_sub(self.first_map)
+                        .and_then(|m| out.maps.get_mut(m))
+                    {
+                        *slot = map.next_value_seed(MapSeed)?;
                     } else {
                         out.raw[i] = Some(map.next_value::<&'de RawValue>()?);
                     }

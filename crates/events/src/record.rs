@@ -16,7 +16,7 @@ use std::fmt;
 use serde_json::value::RawValue;
 
 use crate::json::{
-    bool_of, fields_and_maps_of, fields_of, json_kind, map_of, string_of, text_of, truncate,
+    Fields, bool_of, fields_and_maps_of, fields_of, json_kind, map_of, string_of, text_of, truncate,
 };
 
 use crate::schema::{
@@ -149,15 +149,14 @@ const EVENT_TIME_SLOT: usize = FIRST_MAP + MAP_COLUMNS.len();
 
 /// Parses one record. `text` is the record's JSON exactly as received.
 pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
-    let fields = match fields_and_maps_of::<{ TOP_LEVEL.len() }>(
-        text,
-        &TOP_LEVEL,
-        FIRST_MAP..EVENT_TIME_SLOT,
-    ) {
-        Ok(Some(fields)) => fields,
-        Ok(None) => return Err(RecordError::NotAnObject(json_kind(text))),
-        Err(e) => return Err(RecordError::NotJson(e.to_string())),
-    };
+    let Fields { raw: slots, maps } =
+        match fields_and_maps_of::<{ TOP_LEVEL.len() }, { MAP_COLUMNS.len() }>(
+            text, &TOP_LEVEL, FIRST_MAP,
+        ) {
+            Ok(Some(fields)) => fields,
+            Ok(None) => return Err(RecordError::NotAnObject(json_kind(text))),
+            Err(e) => return Err(RecordError::NotJson(e.to_string())),
+        };
     // The scan above skips strings without decoding their escapes, so a lone surrogate would
     // pass and then be stored in `eventJson` as JSON that no reader accepts.
     if let Some((at, escape)) = lone_surrogate(text) {
@@ -166,7 +165,6 @@ pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
             at,
         });
     }
-    let slots = &fields.raw;
     let time_raw = slots[EVENT_TIME_SLOT].ok_or(RecordError::NoEventTime)?;
     let event_time_micros = match string_of(time_raw) {
         Some(s) => parse_timestamp_micros(&s)
@@ -182,13 +180,11 @@ pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
     };
     let mut row = Row {
         event_time_micros,
+        maps,
         ..Row::default()
     };
     for (i, slot) in slots[..N_SCALARS].iter().enumerate() {
         row.scalars[i] = slot.and_then(text_of);
-    }
-    for (slot, map) in row.maps.iter_mut().zip(fields.maps) {
-        *slot = map;
     }
     let rest = &slots[EVENT_TIME_SLOT + 1..];
     row.read_only = rest[0].and_then(bool_of);

@@ -714,7 +714,7 @@ fn receive(
 fn spilled_at_once(files: &[InputFile]) -> u64 {
     let mut by_day: BTreeMap<i32, u64> = BTreeMap::new();
     for f in files {
-        let Some(day) = files::path_day(&f.path) else {
+        let Some(day) = f.delivery_day else {
             return files.iter().map(|f| f.bytes).sum();
         };
         *by_day.entry(day).or_default() += f.bytes;
@@ -743,7 +743,7 @@ struct PassedDays {
 impl PassedDays {
     fn new(files: &[InputFile]) -> Self {
         PassedDays {
-            days: files.iter().map(|f| files::path_day(&f.path)).collect(),
+            days: files.iter().map(|f| f.delivery_day).collect(),
             done: vec![false; files.len()],
             next: 0,
             committed_through: None,
@@ -979,10 +979,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str, bytes: u64) -> InputFile {
-        InputFile {
-            path: PathBuf::from(path),
-            bytes,
-        }
+        InputFile::new(PathBuf::from(path), bytes)
     }
 
     fn day(date: &str) -> i32 {

@@ -9,11 +9,24 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A file to read, with its size on disk.
+/// A file to read, with its size on disk and its delivery day.
 #[derive(Debug, Clone)]
 pub struct InputFile {
     pub path: PathBuf,
     pub bytes: u64,
+    /// From the trail layout's `…/YYYY/MM/DD/…` folders ([`path_day`]), if it has them.
+    pub delivery_day: Option<i32>,
+}
+
+impl InputFile {
+    pub fn new(path: PathBuf, bytes: u64) -> Self {
+        let delivery_day = path_day(&path);
+        InputFile {
+            path,
+            bytes,
+            delivery_day,
+        }
+    }
 }
 
 /// Files that are recognised but hold no events.
@@ -82,10 +95,7 @@ pub fn discover(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Discovered,
             // says it is not a log file.
             match skip_by_layout(path) {
                 Some(kind) => found.skipped.push((path.clone(), kind)),
-                None => found.files.push(InputFile {
-                    path: path.clone(),
-                    bytes: meta.len(),
-                }),
+                None => found.files.push(InputFile::new(path.clone(), meta.len())),
             }
         }
     }
@@ -94,7 +104,7 @@ pub fn discover(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Discovered,
     // the sink must hold small however many days the input spans.
     found
         .files
-        .sort_by(|a, b| (path_day(&a.path), &a.path).cmp(&(path_day(&b.path), &b.path)));
+        .sort_by(|a, b| (a.delivery_day, &a.path).cmp(&(b.delivery_day, &b.path)));
     Ok(found)
 }
 
@@ -176,10 +186,7 @@ fn walk(
         } else if let Some(kind) = skip_by_layout(&path) {
             found.skipped.push((path, kind));
         } else if has_json_name(&name) {
-            found.files.push(InputFile {
-                path,
-                bytes: meta.len(),
-            });
+            found.files.push(InputFile::new(path, meta.len()));
         } else {
             found.skipped.push((path, SkipKind::NotJsonName));
         }

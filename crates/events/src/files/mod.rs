@@ -23,9 +23,7 @@ use crate::json::{Key, json_kind, scalars_are_none};
 
 mod discover;
 
-pub use discover::{
-    Discovered, InputFile, PathError, SkipKind, discover, path_day, skip_by_layout,
-};
+pub use discover::{Discovered, InputFile, PathError, SkipKind, discover, skip_by_layout};
 
 /// Why a whole file could not be used. Shown to users after the file name.
 #[derive(Debug)]
@@ -273,10 +271,11 @@ enum Document<'a> {
     Other(&'a str),
 }
 
-/// The entries of a file that is one JSON object. The arrays of records (`Records`, `Events`)
-/// are split into their items in the same pass (`None`: the value is not an array).
+/// The entries of a file that is one JSON object. The arrays of records are split into their
+/// items in the same pass: one slot per name of [`ARRAYS_OF_RECORDS`], the first such key's
+/// value (`Some(None)`: it is not an array).
 struct DocumentEntries<'a> {
-    arrays: Vec<(&'static str, Option<Vec<&'a RawValue>>)>,
+    arrays: [Option<Option<Vec<&'a RawValue>>>; ARRAYS_OF_RECORDS.len()],
     others: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
@@ -290,12 +289,17 @@ impl<'de> Deserialize<'de> for DocumentEntries<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = DocumentEntries {
-                    arrays: Vec::new(),
+                    arrays: [None, None],
                     others: Vec::new(),
                 };
                 while let Some(Key(key)) = map.next_key()? {
-                    match ARRAYS_OF_RECORDS.iter().find(|name| **name == key) {
-                        Some(name) => out.arrays.push((name, map.next_value_seed(ArrayItems)?)),
+                    match ARRAYS_OF_RECORDS.iter().position(|name| *name == key) {
+                        Some(i) if out.arrays[i].is_none() => {
+                            out.arrays[i] = Some(map.next_value_seed(ArrayItems)?);
+                        }
+                        Some(_) => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
                         None => out.others.push((key, map.next_value()?)),
                     }
                 }
@@ -343,15 +347,15 @@ impl<'de> Visitor<'de> for ArrayItems {
 fn document<'a>(text: &'a str, doc: DocumentEntries<'a>) -> Result<Contents<'a>, FileError> {
     let text = text.trim();
     // `Records` first, then `Events`, whichever order the file has them in.
-    let mut arrays = doc.arrays;
-    for name in ARRAYS_OF_RECORDS {
-        if let Some(at) = arrays.iter().position(|(n, _)| *n == name) {
-            return match arrays.swap_remove(at).1 {
-                Some(items) => Ok(Contents::Records(array_items(name, items))),
-                None => Err(FileError::NotCloudTrail(format!(
+    for (name, value) in ARRAYS_OF_RECORDS.into_iter().zip(doc.arrays) {
+        match value {
+            Some(Some(items)) => return Ok(Contents::Records(array_items(name, items))),
+            Some(None) => {
+                return Err(FileError::NotCloudTrail(format!(
                     "`{name}` is not an array"
-                ))),
-            };
+                )));
+            }
+            None => {}
         }
     }
     let entries = doc.others;
