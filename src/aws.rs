@@ -233,7 +233,7 @@ where
 /// changes that, so it is reported at once instead of after half a minute of backing off.
 /// hyper-rustls nests rustls's error two `io::Error`s deep, and an `io::Error`'s `source()` is
 /// its payload's source, skipping the payload: the walk steps into each payload instead.
-fn certificate_rejected(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn certificate_rejected(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(e) = next {
         if let Some(rustls::Error::InvalidCertificate(_)) = e.downcast_ref::<rustls::Error>() {
@@ -250,6 +250,11 @@ fn certificate_rejected(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// What to do when a server's TLS certificate was refused (the SDK's calls and S3's alike).
+pub(crate) const UNTRUSTED: &str = "The server's TLS certificate is not trusted: trailq trusts the \
+     system's certificate authorities, or those of the PEM bundle SSL_CERT_FILE names (a \
+     TLS-inspecting proxy's authority, say)";
+
 /// `code: message` for service errors, the error chain otherwise (with what to do when the
 /// server's certificate was refused).
 pub fn error_text<E>(error: &SdkError<E, HttpResponse>) -> String
@@ -264,11 +269,7 @@ where
     }
     let chain = crate::error_chain(error);
     if matches!(error, SdkError::DispatchFailure(_)) && certificate_rejected(error) {
-        return format!(
-            "{chain}. The server's TLS certificate is not trusted: trailq trusts the system's \
-             certificate authorities, or those of the PEM bundle SSL_CERT_FILE names (a \
-             TLS-inspecting proxy's authority, say)"
-        );
+        return format!("{chain}. {UNTRUSTED}");
     }
     chain
 }

@@ -18,12 +18,40 @@ use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredential};
 use object_store::client::{
-    HttpClient, HttpConnector, HttpError, HttpRequest, HttpResponse, HttpService, ReqwestConnector,
+    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService,
+    ReqwestConnector,
 };
 use object_store::{BackoffConfig, ClientOptions, CredentialProvider, RetryConfig};
 
 /// Credentials are fetched again this long before they expire.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+/// How long one S3 call may go without an answer before it is given up: 300 s, or
+/// `TRAILQ_S3_STALL_SECONDS`. object_store bounds each HTTP attempt (30 s) and its retries
+/// (180 s); this bounds what lies outside them (the credential chain: SSO, a credential
+/// process…), so that no S3 call a run makes can keep it waiting forever.
+pub fn stall_limit() -> Duration {
+    static LIMIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let seconds = std::env::var("TRAILQ_S3_STALL_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(300.0);
+        Duration::from_secs_f64(seconds)
+    })
+}
+
+/// `call`'s answer, or [`Failure::Stalled`] once it has gone [`stall_limit`] without one.
+pub async fn answered<T>(
+    call: impl Future<Output = object_store::Result<T>>,
+) -> Result<T, Failure> {
+    let limit = stall_limit();
+    match tokio::time::timeout(limit, call).await {
+        Ok(answer) => answer.map_err(|e| Failure::of(&e)),
+        Err(_) => Err(Failure::Stalled(limit)),
+    }
+}
 
 /// `s3://BUCKET/PREFIX`: a bucket and a key prefix (empty, or ending in `/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,10 +124,7 @@ pub async fn open(config: &aws_config::SdkConfig, bucket: &str) -> Result<Bucket
     let requests = Arc::new(Requests::default());
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(bucket)
-        .with_credentials(Arc::new(SdkCredentials {
-            provider,
-            cached: tokio::sync::Mutex::new(None),
-        }))
+        .with_credentials(Arc::new(SdkCredentials::new(provider)))
         .with_http_connector(Counting {
             requests: Arc::clone(&requests),
         })
@@ -153,6 +178,10 @@ pub enum Failure {
     NoSuchBucket,
     AccessDenied(String),
     NotFound,
+    /// No answer within [`stall_limit`].
+    Stalled(Duration),
+    /// The server's TLS certificate was refused.
+    Untrusted(String),
     Other(String),
 }
 
@@ -171,6 +200,9 @@ impl Failure {
             (Some(code), None) => code,
             _ => chain,
         };
+        if crate::aws::certificate_rejected(e) {
+            return Failure::Untrusted(text);
+        }
         match e {
             object_store::Error::NotFound { .. } if text.contains("NoSuchBucket") => {
                 Failure::NoSuchBucket
@@ -196,6 +228,11 @@ impl Failure {
                 "{what}: access denied ({text}); the identity needs s3:ListBucket and s3:GetObject there, and kms:Decrypt when the objects are encrypted with a KMS key"
             ),
             Failure::NotFound => format!("{what}: not found (deleted since it was listed?)"),
+            Failure::Untrusted(text) => format!("{what}: {text}. {}", crate::aws::UNTRUSTED),
+            Failure::Stalled(limit) => format!(
+                "{what}: no answer from S3 in {:.0} s; gave up waiting (has the endpoint or the network stopped answering?)",
+                limit.as_secs_f64()
+            ),
             Failure::Other(text) => format!("{what}: {text}"),
         }
     }
@@ -210,7 +247,30 @@ pub fn key_url(bucket: &str, key: &str) -> String {
 #[derive(Debug)]
 struct SdkCredentials {
     provider: SharedCredentialsProvider,
-    cached: tokio::sync::Mutex<Option<(Arc<AwsCredential>, Option<SystemTime>)>>,
+    /// Read by every request without waiting: a request never queues behind another for it.
+    cached: std::sync::Mutex<Option<(Arc<AwsCredential>, Option<SystemTime>)>>,
+    /// Held while the chain is asked (STS, SSO… can take a while), so that requests arriving
+    /// meanwhile wait for that answer instead of each asking again.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl SdkCredentials {
+    fn new(provider: SharedCredentialsProvider) -> Self {
+        SdkCredentials {
+            provider,
+            cached: std::sync::Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The cached credential, unless it expires within [`RENEW_BEFORE`].
+    fn fresh(&self) -> Option<Arc<AwsCredential>> {
+        let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let (credential, expiry) = cached.as_ref()?;
+        expiry
+            .is_none_or(|e| e > SystemTime::now() + RENEW_BEFORE)
+            .then(|| Arc::clone(credential))
+    }
 }
 
 #[async_trait]
@@ -218,11 +278,12 @@ impl CredentialProvider for SdkCredentials {
     type Credential = AwsCredential;
 
     async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
-        let mut cached = self.cached.lock().await;
-        if let Some((credential, expiry)) = &*cached
-            && expiry.is_none_or(|e| e > SystemTime::now() + RENEW_BEFORE)
-        {
-            return Ok(Arc::clone(credential));
+        if let Some(credential) = self.fresh() {
+            return Ok(credential);
+        }
+        let _refreshing = self.refreshing.lock().await;
+        if let Some(credential) = self.fresh() {
+            return Ok(credential); // another request refreshed it while this one waited
         }
         let fresh = self.provider.provide_credentials().await.map_err(|e| {
             object_store::Error::Unauthenticated {
@@ -235,7 +296,8 @@ impl CredentialProvider for SdkCredentials {
             secret_key: fresh.secret_access_key().to_owned(),
             token: fresh.session_token().map(str::to_owned),
         });
-        *cached = Some((Arc::clone(&credential), fresh.expiry()));
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Arc::clone(&credential), fresh.expiry()));
         Ok(credential)
     }
 }
@@ -281,7 +343,13 @@ impl HttpService for CountingService {
             &r.other
         };
         counter.fetch_add(1, Relaxed);
-        let answer = self.inner.execute(request).await;
+        let answer = match self.inner.execute(request).await {
+            // No retry changes a refused certificate: said at once, not after ten attempts.
+            Err(e) if crate::aws::certificate_rejected(&e) => {
+                Err(HttpError::new(HttpErrorKind::Unknown, e))
+            }
+            answer => answer,
+        };
         let failed = match &answer {
             Ok(response) => {
                 let status = response.status().as_u16();

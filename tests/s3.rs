@@ -2,7 +2,8 @@
 //! (installed into .venv by scripts/test.sh), with the trail written by the emulator's generator in
 //! the organization layout (3 accounts × 3 Regions × 4 days, digest and Insights files beside
 //! it), uploaded with the AWS CLI. Faults come from a proxy of our own between trailq and moto
-//! (`tests/tools/s3_fault_proxy.py`): SlowDown 503s, resets, bodies cut short, AccessDenied.
+//! (`tests/tools/s3_fault_proxy.py`): SlowDown 503s, resets, bodies cut short, AccessDenied,
+//! requests never answered.
 //! `--out s3://…` datasets are copied back with `aws s3 cp --recursive` and read as any other.
 
 use std::collections::BTreeSet;
@@ -579,6 +580,105 @@ fn s3_errors_name_the_bucket_prefix_or_key_and_the_rest_lands() {
             .chain(trail.generator.day(1).iter())
             .any(|e| &e.event_id == id && place(e) == denied_place)
     }));
+}
+
+#[test]
+fn a_request_s3_never_answers_is_given_up_named_and_the_rest_lands() {
+    let trail = trail(2);
+    let moto = moto();
+    upload(&moto.url, "org-trail", trail.dir.path(), "");
+    // Every listing of one account-Region, and one object of another, are read by the proxy and
+    // never answered.
+    let silent_place = format!("{}/CloudTrail/eu-west-1/", ACCOUNTS[1]);
+    let silent_key = trail
+        .log_files()
+        .into_iter()
+        .map(|f| f.to_str().unwrap().to_owned())
+        .find(|f| f.contains(&format!("{}/CloudTrail/us-east-1/", ACCOUNTS[2])))
+        .unwrap();
+    let silent = proxy(
+        &moto.url,
+        &["--stall", &silent_place, "--stall", &silent_key],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events");
+    let mut convert = convert_s3(
+        &silent.url,
+        &["s3://org-trail", "--json", "--out", out.to_str().unwrap()],
+    );
+    convert.env("TRAILQ_S3_STALL_SECONDS", "2");
+    let (code, _, err) = run_json(convert);
+    assert_eq!(code, 1, "something was skipped: {err}");
+    for what in [
+        format!("s3://org-trail/AWSLogs/{ORG}/{silent_place}"),
+        format!("s3://org-trail/{silent_key}"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&what) && l.contains("no answer from S3 in 2 s")),
+            "{what}: {err}"
+        );
+    }
+    assert!(proxy_stats(&silent)["stalled"].as_u64().unwrap() >= 2);
+    let got = ids(&out);
+    let place =
+        |e: &trailq_emulator::generate::GeneratedEvent| (e.account.clone(), e.region.clone());
+    let events: Vec<_> = (0..trail.generator.day_count())
+        .flat_map(|d| trail.generator.day(d))
+        .collect();
+    let silent_place = (ACCOUNTS[1].to_owned(), "eu-west-1".to_owned());
+    let partly_read = (ACCOUNTS[2].to_owned(), "us-east-1".to_owned());
+    assert!(
+        events
+            .iter()
+            .filter(|e| place(e) != silent_place && place(e) != partly_read)
+            .all(|e| got.contains(&e.event_id)),
+        "every other account-Region landed"
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| place(e) == silent_place)
+            .all(|e| !got.contains(&e.event_id))
+    );
+}
+
+#[test]
+fn s3_over_tls_trusts_only_what_its_roots_vouch_for_and_says_so_at_once() {
+    let trail = trail(2);
+    let moto = moto();
+    upload(&moto.url, "org-trail", trail.dir.path(), "");
+    let tls = crate::tls::terminate_tls(moto.url.rsplit(':').next().unwrap().parse().unwrap());
+    let convert = |roots: &str, out: &Path| {
+        let mut c = convert_s3(
+            &format!("https://127.0.0.1:{}", tls.port),
+            &["s3://org-trail", "--json", "--out", out.to_str().unwrap()],
+        );
+        c.env("SSL_CERT_FILE", tls.dir.path().join(roots))
+            .env_remove("SSL_CERT_DIR");
+        c.output().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    let trusted = convert("ca.pem", &dir.path().join("a"));
+    assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
+    let expected: BTreeSet<String> = (0..trail.generator.day_count())
+        .flat_map(|d| trail.generator.day(d))
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(ids(&dir.path().join("a")), expected);
+
+    // Refused once, not retried ten times over half a minute, and said in one line.
+    let untrusted = convert("other-ca.pem", &dir.path().join("b"));
+    assert_eq!(untrusted.status.code(), Some(2), "{}", stdout(&untrusted));
+    let error = stderr(&untrusted);
+    assert!(
+        error.contains("s3://org-trail/")
+            && error.contains("invalid peer certificate")
+            && error.contains("SSL_CERT_FILE"),
+        "{error}"
+    );
+    assert_eq!(error.trim_end().lines().count(), 1, "{error}");
 }
 
 /// `s3://BUCKET/PREFIX/` copied back to a local folder with the AWS CLI.

@@ -1,7 +1,7 @@
 //! trailq's HTTPS client (the AWS SDK's, with rustls on ring: src/aws.rs) against the emulator
 //! behind a real TLS server on loopback (tests/tools/tls_terminator.py): it completes the
 //! handshake, and it trusts only what the trusted roots vouch for. Every other test talks plain
-//! HTTP to the emulator.
+//! HTTP to the emulator (tests/s3.rs puts the same server in front of moto for S3's client).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -11,28 +11,29 @@ use trailq_emulator::{Emulator, EmulatorConfig};
 
 use crate::util::{stderr, stdout, trailq_command};
 
-struct TlsServer {
+/// tests/tools/tls_terminator.py in front of a plain-HTTP server on loopback.
+pub struct Terminator {
     child: Child,
-    _emulator: Emulator,
-    dir: tempfile::TempDir,
-    port: u16,
+    /// `ca.pem` (the authority that signed the server's certificate) and `other-ca.pem`.
+    pub dir: tempfile::TempDir,
+    pub port: u16,
 }
 
-impl Drop for TlsServer {
+impl Drop for Terminator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn start() -> TlsServer {
-    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+/// TLS on an ephemeral loopback port, forwarded to `127.0.0.1:upstream`.
+pub fn terminate_tls(upstream: u16) -> Terminator {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("tests/tools/tls_terminator.py"))
         .arg(dir.path())
-        .arg(emulator.addr().port().to_string())
+        .arg(upstream.to_string())
         .stdout(Stdio::piped())
         .spawn()
         .expect("the test venv's python (scripts/setup-venv.sh)");
@@ -41,11 +42,20 @@ fn start() -> TlsServer {
         .read_line(&mut line)
         .unwrap();
     let port = line.trim().parse().expect("the TLS server prints its port");
+    Terminator { child, dir, port }
+}
+
+/// The emulator behind TLS.
+struct TlsServer {
+    tls: Terminator,
+    _emulator: Emulator,
+}
+
+fn start() -> TlsServer {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
     TlsServer {
-        child,
+        tls: terminate_tls(emulator.addr().port()),
         _emulator: emulator,
-        dir,
-        port,
     }
 }
 
@@ -58,7 +68,7 @@ fn stores(server: &TlsServer, roots: &Path) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
         .env("AWS_REGION", "us-east-1")
         .args(["stores", "--endpoint-url"])
-        .arg(format!("https://127.0.0.1:{}", server.port))
+        .arg(format!("https://127.0.0.1:{}", server.tls.port))
         .output()
         .expect("trailq runs")
 }
@@ -67,7 +77,7 @@ fn stores(server: &TlsServer, roots: &Path) -> Output {
 fn the_aws_client_speaks_tls_and_trusts_only_what_its_roots_vouch_for() {
     let server = start();
 
-    let trusted = stores(&server, &server.dir.path().join("ca.pem"));
+    let trusted = stores(&server, &server.tls.dir.path().join("ca.pem"));
     assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
     let table = stdout(&trusted);
     assert!(
@@ -77,7 +87,7 @@ fn the_aws_client_speaks_tls_and_trusts_only_what_its_roots_vouch_for() {
         "{table}"
     );
 
-    let untrusted = stores(&server, &server.dir.path().join("other-ca.pem"));
+    let untrusted = stores(&server, &server.tls.dir.path().join("other-ca.pem"));
     assert_eq!(untrusted.status.code(), Some(2), "{}", stdout(&untrusted));
     let error = stderr(&untrusted);
     assert!(

@@ -25,7 +25,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use trailq_events::time::{day_of_micros, format_day, parse_day};
 
-use crate::s3::{Bucket, Failure, S3Url};
+use crate::s3::{Bucket, Failure, S3Url, answered};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// How long after its events a trail file may be delivered and still be read for a window.
@@ -78,11 +78,12 @@ fn is_org(s: &str) -> bool {
 
 /// The sub-folders of `prefix` (names without the slash), by one delimiter listing.
 async fn folders(bucket: &Bucket, prefix: &str) -> Result<Vec<String>, Failure> {
-    let listed = bucket
-        .store
-        .list_with_delimiter(Some(&ObjectPath::from(prefix.trim_end_matches('/'))))
-        .await
-        .map_err(|e| Failure::of(&e))?;
+    let listed = answered(
+        bucket
+            .store
+            .list_with_delimiter(Some(&ObjectPath::from(prefix.trim_end_matches('/')))),
+    )
+    .await?;
     Ok(listed
         .common_prefixes
         .iter()
@@ -345,8 +346,8 @@ pub async fn list_day(
     let mut stream = bucket
         .store
         .list(Some(&ObjectPath::from(prefix.trim_end_matches('/'))));
-    while let Some(meta) = stream.next().await {
-        let meta = meta.map_err(|e| Failure::of(&e))?;
+    // Each page of the listing within the stall limit (a folder of many pages may take longer).
+    while let Some(meta) = answered(async { stream.next().await.transpose() }).await? {
         listed.fetch_add(1, Relaxed);
         listed_bytes.fetch_add(meta.size, Relaxed);
         objects.push((meta.location, meta.size));
@@ -363,15 +364,11 @@ pub async fn fetch(
     object: &TrailObject,
     read: &AtomicU64,
 ) -> Result<Vec<u8>, Failure> {
-    let got = bucket
-        .store
-        .get(&object.location)
-        .await
-        .map_err(|e| Failure::of(&e))?;
+    let got = answered(bucket.store.get(&object.location)).await?;
     let mut bytes = Vec::with_capacity(object.size as usize);
     let mut stream = got.into_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Failure::of(&e))?;
+    // Each chunk within the stall limit: a big object on a slow link may take longer in all.
+    while let Some(chunk) = answered(async { stream.next().await.transpose() }).await? {
         read.fetch_add(chunk.len() as u64, Relaxed);
         bytes.extend_from_slice(&chunk);
     }

@@ -6,8 +6,10 @@ Every request is forwarded to --upstream unchanged, except:
   --reset-every N      every Nth request's connection is closed without an answer
   --truncate-every N   every Nth object GET sends its headers and half its body, then closes
   --deny TEXT          requests whose path or query contain TEXT get 403 AccessDenied (repeatable)
+  --stall TEXT         requests whose path or query contain TEXT are read and never answered
+                       (the connection stays open; repeatable)
 GET /_proxy/stats answers JSON counts: requests, lists, gets, slowdowns, resets, truncated, denied,
-and list_prefixes (the prefix of every list request).
+stalled, and list_prefixes (the prefix of every list request).
 Prints "listening PORT" once it accepts connections.
 """
 
@@ -62,6 +64,10 @@ class Proxy(BaseHTTPRequestHandler):
             with lock:
                 stats["denied"] += 1
             return self.answer_error(403, "AccessDenied", "Access Denied (by the test proxy)")
+        if any(text in unquoted for text in opts.stall):
+            with lock:
+                stats["stalled"] += 1
+            threading.Event().wait()  # this handler's thread holds the connection, silent
         if opts.slowdown_every and n % opts.slowdown_every == 0:
             with lock:
                 stats["slowdowns"] += 1
@@ -119,6 +125,7 @@ def main():
     p.add_argument("--reset-every", type=int, default=0)
     p.add_argument("--truncate-every", type=int, default=0)
     p.add_argument("--deny", action="append", default=[])
+    p.add_argument("--stall", action="append", default=[])
     opts = p.parse_args()
     up = urllib.parse.urlsplit(opts.upstream)
     opts.up_host, opts.up_port = up.hostname, up.port
@@ -126,7 +133,7 @@ def main():
     server.daemon_threads = True
     server.opts = opts
     server.stats = dict.fromkeys(
-        ["requests", "lists", "gets", "gets_seen", "slowdowns", "resets", "truncated", "denied"], 0
+        ["requests", "lists", "gets", "gets_seen", "slowdowns", "resets", "truncated", "denied", "stalled"], 0
     )
     server.stats["list_prefixes"] = []
     server.lock = threading.Lock()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""TLS in front of the emulator, for the test of trailq's HTTPS client.
+"""TLS in front of the emulator or moto, for the tests of trailq's HTTPS clients.
 
 Usage: tls_terminator.py DIR UPSTREAM_PORT
 
@@ -7,18 +7,18 @@ Makes a certificate authority and a server certificate for 127.0.0.1 signed by i
 `cryptography` package moto already brings into the test venv), writes the authority's
 certificate to DIR/ca.pem and that of another authority, which signed nothing, to
 DIR/other-ca.pem, listens on an ephemeral loopback port with TLS 1.2/1.3, and prints the port on
-its first line. Each connection's decrypted bytes go to 127.0.0.1:UPSTREAM_PORT (the emulator,
-plain HTTP) and its answers come back encrypted. Runs until killed.
+its first line. Each connection's decrypted bytes go to 127.0.0.1:UPSTREAM_PORT (the emulator or
+moto, plain HTTP) and its answers come back encrypted. Runs until killed.
 """
 
 import datetime
 import ipaddress
 import os
+import select
 import socket
 import socketserver
 import ssl
 import sys
-import threading
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -84,28 +84,32 @@ def certificates(folder):
 
 
 class Relay(socketserver.BaseRequestHandler):
-    """Copies bytes both ways between the TLS client and the upstream until either side closes."""
+    """Copies bytes both ways between the TLS client and the upstream until either side closes.
+
+    One thread per connection does both directions: OpenSSL's connection state must not be read
+    and written from two threads at once (that garbled records as soon as several connections
+    were busy together: "cannot decrypt peer's message")."""
 
     def handle(self):
+        tls = self.request
         upstream = socket.create_connection(("127.0.0.1", self.server.upstream_port))
-
-        def pump(source, sink):
-            try:
-                while data := source.recv(65536):
-                    sink.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (source, sink):
-                    try:
-                        s.close()
-                    except OSError:
-                        pass
-
-        back = threading.Thread(target=pump, args=(upstream, self.request), daemon=True)
-        back.start()
-        pump(self.request, upstream)
-        back.join()
+        try:
+            while True:
+                # Bytes OpenSSL has already decrypted do not make the socket readable.
+                ready = [tls] if tls.pending() else select.select([tls, upstream], [], [])[0]
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    (upstream if source is tls else tls).sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (tls, upstream):
+                try:
+                    s.close()
+                except OSError:
+                    pass
 
 
 def main():

@@ -209,37 +209,41 @@ pub async fn feed(
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     // Day folders are listed a few ahead of the fetching, in order: with few objects a folder
     // (big files, or a quiet Region), one listing after another would leave the GETs idle.
+    // Each listing is a task of its own. As futures polled only by this loop they stood still
+    // while it waited for a GET's permit, and one of them could be next in line for a lock the
+    // GETs need too (the credentials' cache): no GET finished, no permit came back, and the run
+    // hung at 0% CPU (seen in CI, then once in every few runs of the S3 tests).
     let folders: Vec<(i32, usize)> = by_day
         .iter()
         .flat_map(|(day, places)| places.iter().map(move |i| (*day, *i)))
         .collect();
-    let mut listings = futures::stream::iter(folders.iter().map(|&(day, i)| {
+    let mut listings = futures::stream::iter(folders.into_iter().map(|(day, i)| {
         let (b, place) = &plan.places[i];
-        let bucket = &plan.buckets[*b];
+        let bucket = plan.buckets[*b].clone();
         let prefix = trail_bucket::day_prefix(place, day);
-        async move {
-            if stop.load(Relaxed) {
-                return None;
-            }
+        let counters = Arc::clone(counters);
+        tokio::spawn(async move {
             let listed = trail_bucket::list_day(
-                bucket,
+                &bucket,
                 &prefix,
                 &counters.objects_listed,
                 &counters.bytes_listed,
             )
             .await;
-            Some((day, i, prefix, listed))
-        }
+            (day, i, prefix, listed)
+        })
     }))
     .buffered(LISTS_AHEAD);
     'days: while let Some(next) = listings.next().await {
-        let Some((day, i, prefix, listed)) = next else {
-            break;
-        };
-        let day = &day;
         if stop.load(Relaxed) || out.is_closed() {
             break 'days;
         }
+        let (day, i, prefix, listed) = match next {
+            Ok(listed) => listed,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => break 'days, // cancelled: the runtime is shutting down
+        };
+        let day = &day;
         let (b, place) = &plan.places[i];
         let bucket = &plan.buckets[*b];
         let objects = match listed {
