@@ -1086,8 +1086,10 @@ fn out_of_file_descriptors_the_emulator_waits_instead_of_spinning() {
             "--events-per-day",
             "20",
         ])
-        // Kept for the failure message: this test has failed once in a loaded CI run with every
-        // request refused after the drop (session 16), cause unknown.
+        // Kept for the failure message, which showed why this test failed in loaded CI runs
+        // (every request refused after the drop): the emulator built the runtime that waits for
+        // Ctrl-C after printing its address, and the held connections had taken the descriptors
+        // it needed ("cannot wait for Ctrl-C: Too many open files"). It is built first now.
         .stderr(std::fs::File::create(log_dir.path().join("stderr")).unwrap());
     let (mut child, url, drain) = serving(&mut command);
     let addr = url.strip_prefix("http://").unwrap().to_owned();
@@ -1105,7 +1107,7 @@ fn out_of_file_descriptors_the_emulator_waits_instead_of_spinning() {
     drop(held);
     // Once connections close, it serves again: within seconds (under a loaded test run one
     // request failed right after the drop, while the queued connections were being accepted
-    // and closed; another time all five tries in ~5 s failed).
+    // and closed).
     let mut o = None;
     for _ in 0..15 {
         let answer = aws_cli(

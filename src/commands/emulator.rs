@@ -244,6 +244,21 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode> {
     let truth = emulator.ground_truth();
     let oldest = truth.iter().map(|e| e.event_time_micros).min();
     let rate = |r: Option<u32>| r.map_or("no limit".to_owned(), |n| format!("{n}/s"));
+    // Ready for Ctrl-C before the address is out: a client may connect at once with more
+    // connections than there are descriptors (the test of that does), and the runtime and the
+    // signal handler need descriptors of their own. Built after, they once failed with EMFILE.
+    let ctrl_c_failed = |e: std::io::Error| Error::Usage(format!("cannot wait for Ctrl-C: {e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ctrl_c_failed)?;
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    // The handler is installed on the first poll.
+    let interrupted = match runtime.block_on(async { futures::poll!(ctrl_c.as_mut()) }) {
+        std::task::Poll::Ready(Err(e)) => return Err(ctrl_c_failed(e)),
+        std::task::Poll::Ready(Ok(())) => true,
+        std::task::Poll::Pending => false,
+    };
     let mut out = std::io::stdout().lock();
     let mut say = |line: String| writeln!(out, "{line}").map_err(Error::Stdout);
     say(format!("trailq emulator listening on {url}"))?;
@@ -297,11 +312,9 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode> {
     out.flush().map_err(Error::Stdout)?;
     drop(out);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot wait for Ctrl-C: {e}")))?;
-    let _ = runtime.block_on(tokio::signal::ctrl_c());
+    if !interrupted {
+        let _ = runtime.block_on(ctrl_c);
+    }
     drop(emulator);
     Ok(ExitCode::SUCCESS)
 }
