@@ -279,17 +279,31 @@ fn conform(batch: RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
 /// come to 1.15× (0.99× at 11). A higher level is for archives that are written once and kept.
 pub(super) fn eventjson_zstd_level() -> i32 {
     static LEVEL: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        std::env::var("TRAILQ_EVENTJSON_ZSTD_LEVEL")
-            .ok()
-            .and_then(|v| v.trim().parse::<i32>().ok())
-            .filter(|l| (1..=22).contains(l))
-            .unwrap_or(3)
-    })
+    *LEVEL.get_or_init(|| zstd_level_from_env("TRAILQ_EVENTJSON_ZSTD_LEVEL"))
 }
 
-/// Writer settings of every dataset file: zstd, dictionaries, page statistics (→ page index),
-/// the sort order declared, and the schema and tool versions in the key-value metadata.
+/// The zstd level of every other column: 3, or `TRAILQ_TYPED_ZSTD_LEVEL` (1–22). Their pages are
+/// encoded on the thread that writes the partitions, the convert's critical path: against
+/// level 6, level 3 took the convert 6% (real-shaped) and 13% (generator) less time for typed
+/// columns 1.8% and 0.8% larger, and the saved queries read them no slower (BENCHMARKS.md,
+/// issue 15, session 18).
+fn typed_zstd_level() -> i32 {
+    static LEVEL: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| zstd_level_from_env("TRAILQ_TYPED_ZSTD_LEVEL"))
+}
+
+/// A zstd level from the environment variable `name`, 3 when it is unset or not 1–22.
+fn zstd_level_from_env(name: &str) -> i32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .filter(|l| (1..=22).contains(l))
+        .unwrap_or(3)
+}
+
+/// Writer settings of every dataset file: zstd ([`typed_zstd_level`]), dictionaries, page
+/// statistics (→ page index), the sort order declared, and the schema and tool versions in the
+/// key-value metadata.
 /// `eventJson` repeats what the typed columns hold: it gets its own zstd level
 /// ([`eventjson_zstd_level`]), 4 MiB pages and DELTA_LENGTH_BYTE_ARRAY (the records back to back,
 /// lengths apart: 4% smaller than PLAIN's length-prefixed values); sorted `eventTime` and the
@@ -307,7 +321,7 @@ pub(super) fn writer_properties() -> WriterProperties {
     let zstd = |level| Compression::ZSTD(ZstdLevel::try_new(level).expect("valid zstd level"));
     let column = ColumnPath::from;
     let mut builder = WriterProperties::builder()
-        .set_compression(zstd(6))
+        .set_compression(zstd(typed_zstd_level()))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
