@@ -668,7 +668,7 @@ fn s3_over_tls_trusts_only_what_its_roots_vouch_for_and_says_so_at_once() {
         .collect();
     assert_eq!(ids(&dir.path().join("a")), expected);
 
-    // Refused once, not retried ten times over half a minute, and said in one line.
+    // Refused: exit 2 and one line with what to do (no longer after ten retries and exit 1).
     let untrusted = convert("other-ca.pem", &dir.path().join("b"));
     assert_eq!(untrusted.status.code(), Some(2), "{}", stdout(&untrusted));
     let error = stderr(&untrusted);
