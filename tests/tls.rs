@@ -88,10 +88,16 @@ fn the_aws_client_speaks_tls_and_trusts_only_what_its_roots_vouch_for() {
     );
 
     let untrusted = stores(&server, &server.tls.dir.path().join("other-ca.pem"));
-    assert_eq!(untrusted.status.code(), Some(2), "{}", stdout(&untrusted));
-    let error = stderr(&untrusted);
+    assert_refused(&untrusted, "ListEventDataStores");
+}
+
+/// A run refused by the server's certificate: exit 2 and one line naming `what` was asked, the
+/// refusal, and what to do (SSL_CERT_FILE).
+pub fn assert_refused(output: &Output, what: &str) {
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(output));
+    let error = stderr(output);
     assert!(
-        error.contains("ListEventDataStores")
+        error.contains(what)
             && error.contains("invalid peer certificate")
             && error.contains("SSL_CERT_FILE"),
         "{error}"

@@ -346,7 +346,8 @@ pub async fn list_day(
     let mut stream = bucket
         .store
         .list(Some(&ObjectPath::from(prefix.trim_end_matches('/'))));
-    // Each page of the listing within the stall limit (a folder of many pages may take longer).
+    // Each object within the stall limit: only the first of a page waits, for the page's
+    // request (a folder of many pages may take longer in all).
     while let Some(meta) = answered(async { stream.next().await.transpose() }).await? {
         listed.fetch_add(1, Relaxed);
         listed_bytes.fetch_add(meta.size, Relaxed);

@@ -289,7 +289,7 @@ impl<'de> Deserialize<'de> for DocumentEntries<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = DocumentEntries {
-                    arrays: [None, None],
+                    arrays: std::array::from_fn(|_| None),
                     others: Vec::new(),
                 };
                 while let Some(Key(key)) = map.next_key()? {
