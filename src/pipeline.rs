@@ -23,6 +23,7 @@ use trailq_events::files::{self, ItemError, Position, SkipKind};
 use trailq_events::json::truncate;
 use trailq_events::record::{Row, parse_record};
 use trailq_events::schema::{AWS_REGION, EVENT_NAME, RECIPIENT_ACCOUNT_ID};
+use trailq_events::time::day_of_micros;
 
 use crate::dataset::Out;
 use crate::dataset::checkpoint::{self, CheckpointError, ExportState};
@@ -35,6 +36,12 @@ use crate::dataset::sink::{DatasetError, DatasetOptions, ParquetDatasetSink, Sin
 const BATCH_ROWS: usize = 4096;
 /// …or record-text bytes, whichever comes first (keeps batches of huge records small).
 const BATCH_TEXT_BYTES: usize = 16 << 20;
+/// A batch of at least this many rows also ends where the records' day changes: the dataset
+/// keeps each day's rows apart, and a batch that held two days was copied in two (a real-shaped
+/// convert's files are thousands of records of one day each, and a worker's batch ran across
+/// two files). Below it a batch goes on, so records that alternate around midnight do not make
+/// a batch each.
+const DAY_SPLIT_MIN_ROWS: usize = 256;
 /// How often an export's writer commits what it has taken (a kill loses at most this much).
 const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// A rejection's reason is cut to this many bytes (the record itself is kept whole).
@@ -120,6 +127,8 @@ pub enum Outcome {
 /// The parse half: record text → a row of the batch being built, or a rejection.
 pub struct RecordParser {
     builder: EventBatchBuilder,
+    /// The day (`day_of_micros`) of the last row appended to `builder`.
+    builder_day: Option<i32>,
     filters: Filters,
     out: Vec<Parsed>,
 }
@@ -128,6 +137,7 @@ impl RecordParser {
     pub fn new(filters: Filters) -> Self {
         RecordParser {
             builder: EventBatchBuilder::new(),
+            builder_day: None,
             filters,
             out: Vec::new(),
         }
@@ -151,6 +161,11 @@ impl RecordParser {
                 if !self.filters.keep(&row) {
                     return Outcome::Filtered;
                 }
+                let day = Some(day_of_micros(row.event_time_micros));
+                if day != self.builder_day && self.builder.len() >= DAY_SPLIT_MIN_ROWS {
+                    self.out.push(Parsed::Batch(self.builder.finish()));
+                }
+                self.builder_day = day;
                 self.builder.append(&row, text);
                 accepted(&row);
                 Outcome::Accepted
@@ -563,4 +578,78 @@ pub struct LoadedRecords {
     /// (origin, record text).
     pub records: Vec<(String, String)>,
     pub problems: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::AsArray;
+    use arrow::datatypes::TimestampMicrosecondType;
+    use trailq_events::schema;
+
+    fn record(day: u32, i: usize) -> String {
+        format!(
+            r#"{{"eventVersion":"1.08","eventTime":"2024-05-{day:02}T12:00:00Z","eventID":"{day}-{i}","eventSource":"s3.amazonaws.com","eventName":"GetObject"}}"#
+        )
+    }
+
+    /// The days of each batch the parser handed over, in order.
+    fn days_per_batch(parser: &mut RecordParser) -> Vec<Vec<i32>> {
+        let mut batches: Vec<RecordBatch> = parser
+            .drain()
+            .map(|p| match p {
+                Parsed::Batch(b) => b,
+                Parsed::Rejected(r) => panic!("rejected: {}", r.reason),
+            })
+            .collect();
+        batches.extend(parser.flush());
+        batches
+            .iter()
+            .map(|b| {
+                let times = b
+                    .column(schema::column_index(schema::EVENT_TIME))
+                    .as_primitive::<TimestampMicrosecondType>();
+                let mut days: Vec<i32> = times.values().iter().map(|t| day_of_micros(*t)).collect();
+                days.dedup();
+                days
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_ends_where_the_day_changes_unless_it_is_still_small() {
+        let mut parser = RecordParser::new(Filters::default());
+        let push = |parser: &mut RecordParser, day: u32, i: usize| {
+            assert!(matches!(
+                parser.push("test", None, &record(day, i)),
+                Outcome::Accepted
+            ));
+        };
+        for i in 0..DAY_SPLIT_MIN_ROWS + 10 {
+            push(&mut parser, 1, i);
+        }
+        for i in 0..DAY_SPLIT_MIN_ROWS {
+            push(&mut parser, 2, i);
+        }
+        // Records alternating between two days (a file around midnight): the batch that starts
+        // with them goes on until it is big enough to end at a change of day.
+        for i in 0..DAY_SPLIT_MIN_ROWS {
+            push(&mut parser, 3 + (i % 2) as u32, i);
+        }
+        for i in 0..10 {
+            push(&mut parser, 5, i);
+        }
+        let day = |d: u32| trailq_events::time::parse_day(&format!("2024-05-{d:02}")).unwrap();
+        assert_eq!(
+            days_per_batch(&mut parser),
+            vec![
+                vec![day(1)],
+                vec![day(2)],
+                (0..DAY_SPLIT_MIN_ROWS / 2)
+                    .flat_map(|_| [day(3), day(4)])
+                    .collect::<Vec<_>>(),
+                vec![day(5)],
+            ]
+        );
+    }
 }
