@@ -393,10 +393,10 @@ impl Committer {
         )
     }
 
-    /// Lets the dataset spill uncompressed if memory and its disk have room for the runs of
-    /// `input_bytes` of trail files (faster; see [`crate::dataset::spill::SpillFormat`]).
-    pub fn plan_spill(&mut self, input_bytes: u64) {
-        self.sink.plan_spill(input_bytes);
+    /// Lets the dataset spill uncompressed while memory and its disk have room for the runs not
+    /// committed yet (faster; see [`crate::dataset::spill::SpillFormat`]).
+    pub fn plan_spill(&mut self) {
+        self.sink.plan_spill();
     }
 
     /// Makes everything taken so far durable in the dataset (in the staging copy, for one in

@@ -499,6 +499,16 @@ fn small_files_from_repeated_runs_are_merged() {
 fn days_the_input_has_passed_are_written_early_and_late_deliveries_still_land() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("in");
+    let expected = eight_days_and_a_late_delivery(&inputs);
+    let out = dir.path().join("ds");
+    let (code, summary, err) = convert(&[&inputs], &out);
+    assert_eq!(code, 0, "{err}");
+    assert_days_passed_were_written_early(&out, &summary, &expected);
+}
+
+/// Eight days of trail files of 5,000 records each, and in day 8's folder a late delivery with
+/// ten more events of day 1 and two duplicates of day 1's; returns every eventID.
+pub fn eight_days_and_a_late_delivery(inputs: &Path) -> HashSet<String> {
     let folder = |day: u32| {
         inputs.join(format!(
             "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/{day:02}"
@@ -540,14 +550,22 @@ fn days_the_input_has_passed_are_written_early_and_late_deliveries_still_land() 
         &folder(8).join("111122223333_CloudTrail_us-east-1_20240508T2359Z_b.json.gz"),
         &trail_file(&late),
     );
-    let out = dir.path().join("ds");
-    let (code, summary, err) = convert(&[&inputs], &out);
-    assert_eq!(code, 0, "{err}");
+    expected
+}
+
+/// What converting [`eight_days_and_a_late_delivery`] must give when the days the input has
+/// passed are written as it is read: day 1's file is written before its late rows come, and
+/// rewritten with them.
+pub fn assert_days_passed_were_written_early(
+    out: &Path,
+    summary: &serde_json::Value,
+    expected: &HashSet<String>,
+) {
     assert_eq!(summary["rows_written"], 40_010);
     assert_eq!(summary["duplicates_dropped"], 2);
     // Day 1 was written before its late rows came, and its file rewritten with them.
     assert_eq!(summary["files_merged"], 1, "{summary}");
-    let files = read_files(&out);
+    let files = read_files(out);
     assert_eq!(files.len(), 8, "one file a day");
     let (day1, batches) = &files[0];
     assert!(day1.to_string_lossy().contains("2024-05-01"));
@@ -561,10 +579,10 @@ fn days_the_input_has_passed_are_written_early_and_late_deliveries_still_land() 
     }
     assert_eq!(times.len(), 5010);
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "day 1 is sorted");
-    let ids: Vec<String> = strings(&out, "eventID").into_iter().flatten().collect();
+    let ids: Vec<String> = strings(out, "eventID").into_iter().flatten().collect();
     assert_eq!(ids.len(), expected.len(), "every event exactly once");
-    assert_eq!(ids.into_iter().collect::<HashSet<_>>(), expected);
-    assert_no_temporaries(&out);
+    assert_eq!(&ids.into_iter().collect::<HashSet<_>>(), expected);
+    assert_no_temporaries(out);
 }
 
 #[test]

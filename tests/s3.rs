@@ -360,6 +360,24 @@ fn convert_from_s3_is_the_local_convert_and_lists_only_the_windows_day_folders()
     assert!(lists[1] > lists[0]);
 }
 
+/// Day folders are listed and fetched in day order, so a convert from S3 writes the days it has
+/// passed while it reads, as from local files: the same input, the same outcome.
+#[test]
+fn days_s3_has_passed_are_written_early_and_late_deliveries_still_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    let expected = crate::convert::eight_days_and_a_late_delivery(&inputs);
+    let moto = moto();
+    upload(&moto.url, "trail", &inputs, "");
+    let out = dir.path().join("ds");
+    let (code, summary, err) = run_json(convert_s3(
+        &moto.url,
+        &["s3://trail", "--json", "--out", out.to_str().unwrap()],
+    ));
+    assert_eq!(code, 0, "{err}");
+    crate::convert::assert_days_passed_were_written_early(&out, &summary, &expected);
+}
+
 #[test]
 fn since_last_reads_only_what_arrived_since_including_a_late_delivery() {
     let trail = trail(3);

@@ -86,8 +86,8 @@ pub struct DatasetOptions {
     /// Ids held in memory across partitions before idle partitions' ids are forgotten
     /// (~35 B each in the hash sets; 500,000 is several days of a busy organization).
     pub resident_ids: usize,
-    /// How spilled runs are written: LZ4 unless a convert knows its input and memory and the disk
-    /// have room for uncompressed runs ([`ParquetDatasetSink::plan_spill`]).
+    /// How spilled runs are written when [`ParquetDatasetSink::plan_spill`] was not called or
+    /// the runs parked at once are past its room (LZ4 unless a test says otherwise).
     pub spill_format: SpillFormat,
 }
 
@@ -139,6 +139,10 @@ pub struct ParquetDatasetSink {
     partitions: BTreeMap<i32, Partition>,
     /// Spilled runs per partition; kept apart so that forgetting a partition's ids keeps them.
     runs: BTreeMap<i32, Vec<PathBuf>>,
+    /// The Arrow bytes spilled per partition not committed yet (≈ their uncompressed runs' size).
+    parked: BTreeMap<i32, u64>,
+    /// Bytes of uncompressed runs that may be parked at once ([`Self::plan_spill`]).
+    uncompressed_room: Option<u64>,
     buffered_bytes: usize,
     /// Counts writes, to order partitions by last use.
     clock: u64,
@@ -189,6 +193,8 @@ impl ParquetDatasetSink {
             options,
             partitions: BTreeMap::new(),
             runs: BTreeMap::new(),
+            parked: BTreeMap::new(),
+            uncompressed_room: None,
             buffered_bytes: 0,
             clock: 0,
             spill_seq: 0,
@@ -227,11 +233,11 @@ impl ParquetDatasetSink {
         &self.run_id
     }
 
-    /// Spills uncompressed if memory and the dataset's disk have room for the runs of
-    /// `input_bytes` of trail files (see [`SpillFormat`]).
-    pub fn plan_spill(&mut self, input_bytes: u64) {
-        self.options.spill_format = SpillFormat::for_input(
-            input_bytes,
+    /// Spills uncompressed while the runs not yet committed fit in what memory and the dataset's
+    /// disk have room for ([`spill::uncompressed_room`]), LZ4 past it. For a convert, which
+    /// spills nearly every row once and commits as it reads.
+    pub fn plan_spill(&mut self) {
+        self.uncompressed_room = spill::uncompressed_room(
             crate::memory::available_memory(),
             spill::free_bytes(&self.root),
         );
@@ -361,6 +367,8 @@ impl ParquetDatasetSink {
                 .map(|p| std::mem::take(&mut p.buffer))
                 .unwrap_or_default();
             let runs = self.runs.remove(&day).unwrap_or_default();
+            // Written by the end of this commit, and the runs removed.
+            self.parked.remove(&day);
             let small: Vec<PathBuf> = data_files(&self.partition_dir(day))?
                 .into_iter()
                 .filter(|(_, len)| *len < self.options.small_file_bytes)
@@ -444,15 +452,21 @@ impl ParquetDatasetSink {
             return Ok(());
         }
         let batches = std::mem::take(&mut partition.buffer);
-        self.buffered_bytes -= partition.buffered_bytes;
+        let bytes = partition.buffered_bytes;
+        self.buffered_bytes -= bytes;
         partition.buffered_bytes = 0;
         self.settle_spill()?;
+        let parked = self.parked.values().sum::<u64>() + bytes as u64;
+        let format = match self.uncompressed_room {
+            Some(room) if parked <= room => SpillFormat::Uncompressed,
+            _ => self.options.spill_format,
+        };
+        *self.parked.entry(day).or_default() += bytes as u64;
         self.spill_seq += 1;
         self.stats.rows_spilled += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         let path = layout::spill_file(&self.root, &self.run_id, day, self.spill_seq);
         let thread = {
             let path = path.clone();
-            let format = self.options.spill_format;
             std::thread::spawn(move || {
                 let written = spill::write_run(&path, batches, format);
                 crate::memory::release_freed_memory();
@@ -746,6 +760,41 @@ mod tests {
             let name = entry.unwrap().file_name();
             assert!(!layout::is_partial(&name.to_string_lossy()), "{name:?}");
         }
+    }
+
+    /// A run is uncompressed while the runs not committed yet fit in the room, LZ4 past it, and
+    /// a commit gives its days' room back.
+    #[test]
+    fn runs_are_uncompressed_while_those_not_committed_fit_in_the_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatasetOptions {
+            spill_bytes: 1, // every write spills
+            memory_budget_bytes: 1,
+            ..DatasetOptions::default()
+        };
+        let mut sink = ParquetDatasetSink::open(dir.path(), options).unwrap();
+        let day_batch = |day: u32| batch(&(0..400).map(|n| (day, n)).collect::<Vec<_>>());
+        let one_run = day_batch(1).get_array_memory_size() as u64;
+        sink.uncompressed_room = Some(one_run * 3 / 2);
+        let day = |d: u32| trailq_events::time::parse_day(&format!("2024-05-0{d}")).unwrap();
+        let run_size = |sink: &mut ParquetDatasetSink, d: u32| {
+            sink.write(&day_batch(d)).unwrap();
+            sink.settle_spill().unwrap();
+            let run = sink.runs[&day(d)].last().unwrap();
+            fs::metadata(run).unwrap().len()
+        };
+        let first = run_size(&mut sink, 1);
+        let second = run_size(&mut sink, 2); // two runs parked: past the room
+        assert!(first > 2 * second, "uncompressed {first} B, LZ4 {second} B");
+        sink.commit_through(day(2)).unwrap();
+        let third = run_size(&mut sink, 3); // the first two are written: room again
+        assert!(third > 2 * second, "uncompressed {third} B, LZ4 {second} B");
+        sink.commit().unwrap();
+        let files = read_all(dir.path());
+        assert_eq!(
+            files.iter().map(|(_, rows)| rows.len()).sum::<usize>(),
+            1200
+        );
     }
 
     #[test]

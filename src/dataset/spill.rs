@@ -24,31 +24,23 @@ use trailq_events::schema;
 /// input on disk where LZ4's take 3.2–3.6× (BENCHMARKS.md, issue 15). They are faster only while
 /// the page cache holds them (they are read back and deleted within the run): past the kernel's
 /// dirty limit (20% of memory by default) writing waits for the disk, and four times the bytes
-/// to a slow disk is slower. So uncompressed only where memory and the disk both have room.
+/// to a slow disk is slower. So a run is uncompressed only while the runs parked at once fit in
+/// [`uncompressed_room`], LZ4 past it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpillFormat {
     Lz4,
     Uncompressed,
 }
 
-/// Uncompressed runs per byte of gzipped input: 12.8× (real-shaped) and 16× (the generator's)
-/// for 1 M records.
-const UNCOMPRESSED_RUNS_PER_INPUT_BYTE: u64 = 16;
-
-impl SpillFormat {
-    /// Uncompressed when the runs of `input_bytes` of trail files fit in a fifth of `memory`
-    /// (available) and `disk` (free where they go) holds them 1.5 times over plus 1 GiB; LZ4
-    /// otherwise, or when either is unknown.
-    pub fn for_input(input_bytes: u64, memory: Option<u64>, disk: Option<u64>) -> SpillFormat {
-        let runs = input_bytes.saturating_mul(UNCOMPRESSED_RUNS_PER_INPUT_BYTE);
-        let cached = memory.is_some_and(|m| runs <= m / 5);
-        let room = disk.is_some_and(|d| d >= runs.saturating_add(runs / 2).saturating_add(1 << 30));
-        if cached && room {
-            SpillFormat::Uncompressed
-        } else {
-            SpillFormat::Lz4
-        }
-    }
+/// The most bytes of uncompressed runs to park at once: a fifth of `memory` (available) while
+/// `disk` (free where they go) holds them 1.5 times over plus 1 GiB; `None` (every run LZ4) when
+/// either is unknown. Decided per run against the runs not yet committed, so it holds for input
+/// whose size is unknown before reading (S3) and for a convert that commits the days it has
+/// passed, whose runs are those of a few days whatever the input's size.
+pub fn uncompressed_room(memory: Option<u64>, disk: Option<u64>) -> Option<u64> {
+    let by_memory = memory? / 5;
+    let by_disk = disk?.checked_sub(1 << 30)? / 3 * 2;
+    Some(by_memory.min(by_disk))
 }
 
 /// Bytes an unprivileged user can still write on the file system holding `path`.
@@ -118,33 +110,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_are_uncompressed_only_where_memory_and_the_disk_have_room_for_them() {
+    fn uncompressed_runs_get_a_fifth_of_memory_while_the_disk_holds_them_with_room_to_spare() {
         let gib = 1u64 << 30;
-        let (memory, disk) = (Some(24 * gib), Some(70 * gib));
-        // 1 GiB of trail files: uncompressed runs ~16 GiB, more than a fifth of 24 GiB.
-        assert_eq!(SpillFormat::for_input(gib, memory, disk), SpillFormat::Lz4);
-        // 167 MiB (BENCHMARKS.md's real-shaped million records): ~2.6 GiB.
-        let input = 167 << 20;
         assert_eq!(
-            SpillFormat::for_input(input, memory, disk),
-            SpillFormat::Uncompressed
+            uncompressed_room(Some(24 * gib), Some(70 * gib)),
+            Some(24 * gib / 5)
         );
+        // 4 GiB free: 3 GiB past the reserve, of which runs may take two thirds.
         assert_eq!(
-            SpillFormat::for_input(input, Some(12 * gib), disk),
-            SpillFormat::Lz4
+            uncompressed_room(Some(24 * gib), Some(4 * gib)),
+            Some(2 * gib)
         );
+        assert_eq!(uncompressed_room(Some(24 * gib), Some(gib / 2)), None);
+        assert_eq!(uncompressed_room(None, Some(70 * gib)), None);
+        assert_eq!(uncompressed_room(Some(24 * gib), None), None);
         assert_eq!(
-            SpillFormat::for_input(input, memory, Some(4 * gib)),
-            SpillFormat::Lz4
-        );
-        assert_eq!(SpillFormat::for_input(input, None, disk), SpillFormat::Lz4);
-        assert_eq!(
-            SpillFormat::for_input(input, memory, None),
-            SpillFormat::Lz4
-        );
-        assert_eq!(
-            SpillFormat::for_input(u64::MAX, Some(u64::MAX), Some(u64::MAX)),
-            SpillFormat::Lz4
+            uncompressed_room(Some(u64::MAX), Some(u64::MAX)),
+            Some(u64::MAX / 5)
         );
     }
 

@@ -92,6 +92,8 @@ pub async fn plan(
 /// One object fetched, for a parse worker.
 pub struct Fetched {
     pub object: TrailObject,
+    /// The day of the folder it was listed in (its delivery day).
+    pub day: i32,
     pub url: String,
     pub bytes: Vec<u8>,
 }
@@ -109,12 +111,31 @@ pub struct Counters {
     /// delivery times, so that a commit mid-run records a place as read only up to before the
     /// earliest of them (32 GETs complete out of order).
     pub unfinished: Mutex<BTreeMap<usize, BTreeMap<i64, usize>>>,
+    /// Objects sent for and not yet done by their folder's day, and how far the listing is: what
+    /// the days read so far are ([`Counters::first_day_not_done`]).
+    days: Mutex<DaysInFlight>,
     /// Prefixes and objects that could not be read, as they happen.
     pub problems: Mutex<Vec<Problem>>,
 }
 
+#[derive(Debug, Default)]
+struct DaysInFlight {
+    /// Objects sent for and not done, per folder day.
+    unfinished: BTreeMap<i32, usize>,
+    /// Every folder of a day before this one is listed and its objects sent for (`i32::MAX`
+    /// once all are); `None` before the first.
+    listing: Option<i32>,
+}
+
 impl Counters {
-    fn started(&self, place: usize, delivered: i64) {
+    fn started(&self, place: usize, delivered: i64, day: i32) {
+        *self
+            .days
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unfinished
+            .entry(day)
+            .or_default() += 1;
         let mut unfinished = self.unfinished.lock().unwrap_or_else(|e| e.into_inner());
         *unfinished
             .entry(place)
@@ -124,7 +145,16 @@ impl Counters {
     }
 
     /// An object's rows are all with the committer, or it failed (and is a problem).
-    pub fn finished(&self, place: usize, delivered: i64) {
+    pub fn finished(&self, place: usize, delivered: i64, day: i32) {
+        {
+            let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = days.unfinished.get_mut(&day) {
+                *n -= 1;
+                if *n == 0 {
+                    days.unfinished.remove(&day);
+                }
+            }
+        }
         let mut unfinished = self.unfinished.lock().unwrap_or_else(|e| e.into_inner());
         let Some(times) = unfinished.get_mut(&place) else {
             return;
@@ -135,6 +165,28 @@ impl Counters {
                 times.remove(&delivered);
             }
         }
+    }
+
+    /// The listing has reached the folders of `day`: those of earlier days are all sent for.
+    fn listing_reached(&self, day: i32) {
+        let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
+        days.listing = days.listing.max(Some(day));
+    }
+
+    /// The earliest folder day with objects not done (listed but not fetched and parsed, or
+    /// not listed yet); `i32::MAX` once every object is done, `None` before the listing starts.
+    /// Folders are listed and fetched in day order, so every object of an earlier day has its
+    /// rows with the committer: a convert commits the days before it as it reads
+    /// (`PassedDays`), as it does for local files.
+    pub fn first_day_not_done(&self) -> Option<i32> {
+        let days = self.days.lock().unwrap_or_else(|e| e.into_inner());
+        let listing = days.listing?;
+        Some(
+            days.unfinished
+                .keys()
+                .next()
+                .map_or(listing, |d| (*d).min(listing)),
+        )
     }
 
     /// Per place, the earliest delivery time of an object not finished yet.
@@ -234,15 +286,23 @@ pub async fn feed(
         })
     }))
     .buffered(LISTS_AHEAD);
+    // Cleared where the loop stops before the listing is done.
+    let mut listed_all = true;
     'days: while let Some(next) = listings.next().await {
         if stop.load(Relaxed) || out.is_closed() {
+            listed_all = false;
             break 'days;
         }
         let (day, i, prefix, listed) = match next {
             Ok(listed) => listed,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => break 'days, // cancelled: the runtime is shutting down
+            Err(_) => {
+                // cancelled: the runtime is shutting down
+                listed_all = false;
+                break 'days;
+            }
         };
+        counters.listing_reached(day);
         let day = &day;
         let (b, place) = &plan.places[i];
         let bucket = &plan.buckets[*b];
@@ -276,17 +336,26 @@ pub async fn feed(
                 continue;
             }
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                listed_all = false;
                 break 'days;
             };
             let (bucket, out) = (bucket.clone(), out.clone());
             let counters = Arc::clone(counters);
             let url = s3::key_url(&bucket.name, object.key());
-            counters.started(i, object.delivered.unwrap_or(i64::MIN));
+            let day = *day;
+            counters.started(i, object.delivered.unwrap_or(i64::MIN), day);
             tokio::spawn(async move {
                 match trail_bucket::fetch(&bucket, &object, &counters.bytes_read).await {
                     Ok(bytes) => {
                         counters.objects_fetched.fetch_add(1, Relaxed);
-                        let _ = out.send(Fetched { object, url, bytes }).await;
+                        let _ = out
+                            .send(Fetched {
+                                object,
+                                day,
+                                url,
+                                bytes,
+                            })
+                            .await;
                     }
                     Err(f) => {
                         let delivered = object.delivered.unwrap_or(i64::MIN);
@@ -295,7 +364,7 @@ pub async fn feed(
                             place: Some(object.place),
                             delivered: object.delivered,
                         });
-                        counters.finished(object.place, delivered);
+                        counters.finished(object.place, delivered, day);
                     }
                 }
                 // Only now: an object waiting for a parse worker still counts as in flight.
@@ -305,6 +374,9 @@ pub async fn feed(
         if last_day.get(&i) == Some(day) {
             counters.places_done.fetch_add(1, Relaxed);
         }
+    }
+    if listed_all {
+        counters.listing_reached(i32::MAX);
     }
     // Every fetch has finished once all permits are back.
     let _ = permits.acquire_many(IN_FLIGHT as u32).await;

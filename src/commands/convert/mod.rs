@@ -211,10 +211,9 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode> {
     let mut summary = Summary::new(committer.location(), plan.as_ref(), &found.skipped);
     let files = found.files;
     let local_bytes: u64 = files.iter().map(|f| f.bytes).sum();
-    if urls.is_empty() {
-        // A convert reading S3 commits every 30 s and keeps LZ4's smaller runs.
-        committer.plan_spill(spilled_at_once(&files));
-    }
+    // It commits the days it has passed as it reads, local files or S3's folders, so its runs are
+    // those of a few days whatever the input's size.
+    committer.plan_spill();
     let progress = progress_bar(local_bytes, args.quiet);
     let counters = Arc::new(from_s3::Counters::default());
     let filters = Filters {
@@ -671,7 +670,17 @@ fn receive(
                         );
                     }
                 }
-                counters.finished(object.place, object.delivered.unwrap_or(i64::MIN));
+                counters.finished(
+                    object.place,
+                    object.delivered.unwrap_or(i64::MIN),
+                    fetched.day,
+                );
+                if let Some(last_day) = counters
+                    .first_day_not_done()
+                    .and_then(|day| passed.reached(day))
+                {
+                    committer.commit_through(last_day)?;
+                }
                 (outcome, object.size)
             }
         };
@@ -708,27 +717,10 @@ fn receive(
     Ok(())
 }
 
-/// The most input whose rows can be in spilled runs at once: the files of three delivery days
-/// in a row, as the days the input has passed are committed ([`PassedDays`]); all of it when a
-/// file's name has no delivery day.
-fn spilled_at_once(files: &[InputFile]) -> u64 {
-    let mut by_day: BTreeMap<i32, u64> = BTreeMap::new();
-    for f in files {
-        let Some(day) = f.delivery_day else {
-            return files.iter().map(|f| f.bytes).sum();
-        };
-        *by_day.entry(day).or_default() += f.bytes;
-    }
-    by_day
-        .keys()
-        .map(|&day| by_day.range(day..day + 3).map(|(_, b)| b).sum())
-        .max()
-        .unwrap_or(0)
-}
-
-/// How far the local input is past, by delivery day. Files are read in delivery-day order
+/// How far the input is past, by delivery day. Local files are read in delivery-day order
 /// (`files::discover`) and a file is reported done once all its rows were sent, so once every
-/// file before the first one not done is done, nothing delivered before that file's day is left.
+/// file before the first one not done is done, nothing delivered before that file's day is left;
+/// S3's day folders are listed and fetched in day order too (`from_s3::feed`).
 /// CloudTrail delivers a day's events that day or, for its last minutes, the next: partitions
 /// two days before that day get no more rows but from a late delivery (a later commit merges
 /// those into their file), so they are committed then, from memory (`commit_through`).
@@ -757,7 +749,17 @@ impl PassedDays {
             self.next += 1;
         }
         // No more files (the end of the run commits the rest), or one outside the trail layout.
-        let through = (*self.days.get(self.next)?)? - 2;
+        self.reached((*self.days.get(self.next)?)?)
+    }
+
+    /// Everything delivered before `day` is read (the first local file not done is of that
+    /// day, or the first S3 folder: [`from_s3::Counters::first_day_not_done`]); the last day to
+    /// commit, when that moved. `i32::MAX` (all read) is left to the end of the run.
+    fn reached(&mut self, day: i32) -> Option<i32> {
+        if day == i32::MAX {
+            return None;
+        }
+        let through = day - 2;
         if self.committed_through.is_some_and(|c| c >= through) {
             return None;
         }
@@ -1017,21 +1019,5 @@ mod tests {
         let mut passed = PassedDays::new(&files);
         assert_eq!(passed.done(1), None, "a.json may hold any day");
         assert_eq!(passed.done(0), Some(day("2024-05-01")));
-    }
-
-    #[test]
-    fn runs_on_disk_at_once_are_those_of_three_delivery_days() {
-        let files = [
-            file("t/2024/05/01/a.json.gz", 10),
-            file("t/2024/05/02/a.json.gz", 20),
-            file("t/2024/05/03/a.json.gz", 30),
-            file("t/2024/05/04/a.json.gz", 40),
-            file("t/2024/05/06/a.json.gz", 100),
-        ];
-        // Days 4, 5 and 6.
-        assert_eq!(spilled_at_once(&files), 140);
-        let mut without_day = files.to_vec();
-        without_day.push(file("extra.json", 1));
-        assert_eq!(spilled_at_once(&without_day), 201);
     }
 }
