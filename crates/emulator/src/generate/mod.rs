@@ -267,9 +267,7 @@ impl Generator {
             }
         }
         for plant in PLANTED {
-            let time = cfg.now_micros
-                - plant.days_ago * MICROS_PER_DAY
-                - plant.hour_offset * 3_600_000_000;
+            let time = plant.time(cfg.now_micros);
             if time >= day_start && time < day_start + MICROS_PER_DAY && window.contains(&time) {
                 // Seeded by its time too: planted events move with `now`, and a moved event is
                 // another event (another eventID).

@@ -22,6 +22,34 @@ pub struct Planted {
     pub error: Option<&'static str>,
 }
 
+impl Planted {
+    /// When it happens for `now` (µs): `days_ago` days and `hour_offset` hours before, moved
+    /// earlier together with the events planted the same day when those would straddle a UTC
+    /// midnight (to end a second before it). A detection that counts a principal's calls in a day
+    /// (`denied-reconnaissance`: the three denied calls 16 days ago, 4, 3 and 2 hours before
+    /// `now`'s time of day) must find them on one day whatever the hour; between 02:00 and 04:00
+    /// UTC they fell on two.
+    pub fn time(&self, now: i64) -> i64 {
+        const HOUR: i64 = 3_600_000_000;
+        const DAY: i64 = 24 * HOUR;
+        let at = |p: &Planted| now - p.days_ago * DAY - p.hour_offset * HOUR;
+        let group = || {
+            PLANTED
+                .iter()
+                .filter(|p| p.days_ago == self.days_ago)
+                .map(at)
+        };
+        let (first, last) = (group().min(), group().max());
+        let shift = match (first, last) {
+            (Some(f), Some(l)) if f.div_euclid(DAY) != l.div_euclid(DAY) => {
+                l.rem_euclid(DAY) + 1_000_000
+            }
+            _ => 0,
+        };
+        at(self) - shift
+    }
+}
+
 const fn plant(
     days_ago: i64,
     hour_offset: i64,
@@ -202,3 +230,37 @@ pub const PLANTED: &[Planted] = &[
         r#"{"delegatedAdminAccountId":"{foreign}","clientToken":"5f1c2b64-0d0e-4f5e-9c55-1a2b3c4d5e6f"}"#,
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_planted_the_same_day_share_a_utc_day_at_any_hour_and_keep_their_order() {
+        const HOUR: i64 = 3_600_000_000;
+        let day0 = 20_000 * 24 * HOUR; // a midnight, UTC
+        for minutes in 0..24 * 60 {
+            let now = day0 + minutes * 60_000_000 + 17_000_000;
+            for a in PLANTED {
+                let t = a.time(now);
+                let plain = now - a.days_ago * 24 * HOUR - a.hour_offset * HOUR;
+                assert!(
+                    t <= plain && plain - t < 8 * HOUR,
+                    "{} at {minutes} min",
+                    a.name
+                );
+                for b in PLANTED.iter().filter(|b| b.days_ago == a.days_ago) {
+                    let u = b.time(now);
+                    assert_eq!(
+                        t.div_euclid(24 * HOUR),
+                        u.div_euclid(24 * HOUR),
+                        "{} and {} at {minutes} min",
+                        a.name,
+                        b.name
+                    );
+                    assert_eq!(t.cmp(&u), b.hour_offset.cmp(&a.hour_offset));
+                }
+            }
+        }
+    }
+}
