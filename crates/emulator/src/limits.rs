@@ -136,8 +136,11 @@ impl RateLimiter {
 
     /// Admits a request or says it is throttled.
     pub fn admit(&self, account: &str, region: &str, operation: &str) -> bool {
-        let now = Instant::now();
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        // Read under the lock: `accepted` stays sorted (`max_in_window` relies on it). Read
+        // before it, a request that lost the race for the lock logged an earlier time after a
+        // later one, and the report's subtraction panicked (seen once under a loaded test run).
+        let now = Instant::now();
         let log = logs
             .entry((account.to_owned(), region.to_owned(), Class::of(operation)))
             .or_default();
