@@ -10,13 +10,13 @@ use serde_json::Value;
 
 use crate::util::*;
 
-fn record(id: &str, time: &str, name: &str) -> String {
+pub fn record(id: &str, time: &str, name: &str) -> String {
     format!(
         r#"{{"eventVersion":"1.09","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}},"eventTime":"{time}","eventSource":"inspector2.amazonaws.com","eventName":"{name}","awsRegion":"us-east-1","sourceIPAddress":"192.0.2.1","requestParameters":{{"maxResults":12345678901234567890,"filterName":"hide-critical"}},"responseElements":null,"eventID":"{id}","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}}"#
     )
 }
 
-fn trail_file(records: &[String]) -> String {
+pub fn trail_file(records: &[String]) -> String {
     format!(r#"{{"Records":[{}]}}"#, records.join(","))
 }
 
@@ -503,7 +503,28 @@ fn days_the_input_has_passed_are_written_early_and_late_deliveries_still_land() 
     let out = dir.path().join("ds");
     let (code, summary, err) = convert(&[&inputs], &out);
     assert_eq!(code, 0, "{err}");
-    assert_days_passed_were_written_early(&out, &summary, &expected);
+    assert_eq!(summary["rows_written"], 40_010);
+    assert_eq!(summary["duplicates_dropped"], 2);
+    // Day 1 was written before its late rows came, and its file rewritten with them.
+    assert_eq!(summary["files_merged"], 1, "{summary}");
+    let files = read_files(&out);
+    assert_eq!(files.len(), 8, "one file a day");
+    let (day1, batches) = &files[0];
+    assert!(day1.to_string_lossy().contains("2024-05-01"));
+    let mut times = Vec::new();
+    for b in batches {
+        let t = b
+            .column_by_name("eventTime")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        times.extend(t.values().iter().copied());
+    }
+    assert_eq!(times.len(), 5010);
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "day 1 is sorted");
+    let ids: Vec<String> = strings(&out, "eventID").into_iter().flatten().collect();
+    assert_eq!(ids.len(), expected.len(), "every event exactly once");
+    assert_eq!(ids.into_iter().collect::<HashSet<_>>(), expected);
+    assert_no_temporaries(&out);
 }
 
 /// Eight days of trail files of 5,000 records each, and in day 8's folder a late delivery with
@@ -551,38 +572,6 @@ pub fn eight_days_and_a_late_delivery(inputs: &Path) -> HashSet<String> {
         &trail_file(&late),
     );
     expected
-}
-
-/// What converting [`eight_days_and_a_late_delivery`] must give when the days the input has
-/// passed are written as it is read: day 1's file is written before its late rows come, and
-/// rewritten with them.
-pub fn assert_days_passed_were_written_early(
-    out: &Path,
-    summary: &serde_json::Value,
-    expected: &HashSet<String>,
-) {
-    assert_eq!(summary["rows_written"], 40_010);
-    assert_eq!(summary["duplicates_dropped"], 2);
-    // Day 1 was written before its late rows came, and its file rewritten with them.
-    assert_eq!(summary["files_merged"], 1, "{summary}");
-    let files = read_files(out);
-    assert_eq!(files.len(), 8, "one file a day");
-    let (day1, batches) = &files[0];
-    assert!(day1.to_string_lossy().contains("2024-05-01"));
-    let mut times = Vec::new();
-    for b in batches {
-        let t = b
-            .column_by_name("eventTime")
-            .unwrap()
-            .as_primitive::<TimestampMicrosecondType>();
-        times.extend(t.values().iter().copied());
-    }
-    assert_eq!(times.len(), 5010);
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "day 1 is sorted");
-    let ids: Vec<String> = strings(out, "eventID").into_iter().flatten().collect();
-    assert_eq!(ids.len(), expected.len(), "every event exactly once");
-    assert_eq!(&ids.into_iter().collect::<HashSet<_>>(), expected);
-    assert_no_temporaries(out);
 }
 
 #[test]

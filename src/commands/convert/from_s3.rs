@@ -381,3 +381,38 @@ pub async fn feed(
     // Every fetch has finished once all permits are back.
     let _ = permits.acquire_many(IN_FLIGHT as u32).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_read_once_its_folders_are_listed_and_their_objects_done() {
+        let c = Counters::default();
+        assert_eq!(c.first_day_not_done(), None, "nothing listed yet");
+        c.listing_reached(10);
+        c.started(0, 1, 10);
+        c.started(1, 2, 10);
+        assert_eq!(c.first_day_not_done(), Some(10));
+        c.listing_reached(11);
+        c.started(0, 3, 11);
+        c.finished(1, 2, 10);
+        assert_eq!(
+            c.first_day_not_done(),
+            Some(10),
+            "one of day 10's objects is not done"
+        );
+        c.finished(0, 1, 10);
+        assert_eq!(c.first_day_not_done(), Some(11), "day 11 is still listed");
+        c.listing_reached(13);
+        assert_eq!(
+            c.first_day_not_done(),
+            Some(11),
+            "day 11's object is not done"
+        );
+        c.finished(0, 3, 11);
+        assert_eq!(c.first_day_not_done(), Some(13), "day 12 had no folders");
+        c.listing_reached(i32::MAX);
+        assert_eq!(c.first_day_not_done(), Some(i32::MAX), "all read");
+    }
+}
