@@ -416,8 +416,10 @@ fn read_all(
                 fetched.close();
             }
         }
-        if let Some(feeder) = feeder {
-            let _ = feeder.join();
+        // A panic there is a bug: it ends the run here rather than leave its objects unread and
+        // commit the rest as if all were read (a release build aborts on it anyway).
+        if let Some(Err(panic)) = feeder.map(|f| f.join()) {
+            std::panic::resume_unwind(panic);
         }
         result.map(|()| r.counters.take_problems())
     })
