@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::{Scope, ScopedJoinHandle};
+use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -42,18 +42,20 @@ enum ToHelper {
     Close,
 }
 
-/// A helper thread: encodes the leaves it is sent, returns the chunk when asked to close.
-struct Helper<'scope> {
+/// A helper thread: encodes the leaves it is sent, returns the chunk when asked to close. It owns
+/// what it uses, so a file can be finished after the call that wrote its rows has returned
+/// (`partition_writer::Finishing`); dropped unfinished, its channels close and it ends.
+struct Helper {
     to: SyncSender<ToHelper>,
     from: Receiver<Result<ArrowColumnChunk>>,
-    handle: ScopedJoinHandle<'scope, ()>,
+    handle: JoinHandle<()>,
 }
 
-impl<'scope> Helper<'scope> {
-    fn spawn<'env>(scope: &'scope Scope<'scope, 'env>) -> Self {
+impl Helper {
+    fn spawn() -> Self {
         let (to, rx) = sync_channel::<ToHelper>(HELPER_QUEUE);
         let (tx, from) = sync_channel::<Result<ArrowColumnChunk>>(1);
-        let handle = scope.spawn(move || {
+        let handle = std::thread::spawn(move || {
             let mut current: Option<Box<ArrowColumnWriter>> = None;
             let mut failed: Option<ParquetError> = None;
             for msg in rx {
@@ -99,13 +101,13 @@ struct Pending {
     helper: usize,
 }
 
-pub struct ParquetFileWriter<'scope> {
+pub struct ParquetFileWriter {
     writer: SerializedFileWriter<BufWriter<File>>,
     factory: ArrowRowGroupWriterFactory,
     /// Writers of the current row group encoded here; `None` at the helpers' leaf.
     local: Vec<Option<ArrowColumnWriter>>,
     helper_leaf: usize,
-    helpers: Vec<Helper<'scope>>,
+    helpers: Vec<Helper>,
     /// Row groups handed to helpers and not yet in the file, oldest first.
     pending: VecDeque<Pending>,
     rows_in_group: usize,
@@ -113,13 +115,8 @@ pub struct ParquetFileWriter<'scope> {
     pub path: PathBuf,
 }
 
-impl<'scope> ParquetFileWriter<'scope> {
-    pub fn try_new<'env>(
-        scope: &'scope Scope<'scope, 'env>,
-        file: File,
-        path: PathBuf,
-        props: WriterProperties,
-    ) -> Result<Self> {
+impl ParquetFileWriter {
+    pub fn try_new(file: File, path: PathBuf, props: WriterProperties) -> Result<Self> {
         // ArrowWriter lays down the schema and key-value metadata; we take over its row groups.
         let (writer, factory) = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
@@ -134,9 +131,7 @@ impl<'scope> ParquetFileWriter<'scope> {
             .position(|c| c.path().parts() == [schema::EVENT_JSON])
             .ok_or_else(|| ParquetError::General("eventJson is a leaf column".into()))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let helpers = (0..cores.clamp(2, 4))
-            .map(|_| Helper::spawn(scope))
-            .collect();
+        let helpers = (0..cores.clamp(2, 4)).map(|_| Helper::spawn()).collect();
         let mut file = ParquetFileWriter {
             writer,
             factory,
@@ -153,7 +148,7 @@ impl<'scope> ParquetFileWriter<'scope> {
     }
 
     /// The helper that encodes the current row group's `eventJson`.
-    fn helper(&self) -> &Helper<'scope> {
+    fn helper(&self) -> &Helper {
         &self.helpers[self.row_groups % self.helpers.len()]
     }
 
@@ -286,27 +281,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.parquet");
         let rows = 2 * ROW_GROUP_ROWS + 1234;
-        std::thread::scope(|scope| {
-            let props = WriterProperties::builder().build();
-            let mut w = ParquetFileWriter::try_new(
-                scope,
-                File::create(&path).unwrap(),
-                path.clone(),
-                props,
-            )
-            .unwrap();
-            let mut b = EventBatchBuilder::new();
-            for i in 0..rows {
-                let text = format!(r#"{{"eventTime":"2024-05-01T10:00:00Z","eventID":"{i}"}}"#);
-                b.append(&parse_record(&text).unwrap(), &text);
-                // Odd-sized writes, so row-group boundaries fall inside batches.
-                if b.len() == 7777 {
-                    w.write(&b.finish()).unwrap();
-                }
+        let props = WriterProperties::builder().build();
+        let mut w =
+            ParquetFileWriter::try_new(File::create(&path).unwrap(), path.clone(), props).unwrap();
+        let mut b = EventBatchBuilder::new();
+        for i in 0..rows {
+            let text = format!(r#"{{"eventTime":"2024-05-01T10:00:00Z","eventID":"{i}"}}"#);
+            b.append(&parse_record(&text).unwrap(), &text);
+            // Odd-sized writes, so row-group boundaries fall inside batches.
+            if b.len() == 7777 {
+                w.write(&b.finish()).unwrap();
             }
-            w.write(&b.finish()).unwrap();
-            w.finish().unwrap();
-        });
+        }
+        w.write(&b.finish()).unwrap();
+        w.finish().unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().num_row_groups(), 3);
         let mut n = 0;

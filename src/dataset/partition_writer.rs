@@ -4,7 +4,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::ScopedJoinHandle;
+use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
@@ -59,8 +59,9 @@ pub(super) struct WriteOutcome {
 
 /// A partition whose merge is done and whose last file is being finished on a thread of its
 /// own: its `eventJson` helpers drain, the footer is written, the file synced and renamed, then
-/// the journal is committed and the spilled runs removed.
-pub(super) type Finishing<'scope> = ScopedJoinHandle<'scope, Result<WriteOutcome>>;
+/// the journal is committed and the spilled runs removed. It owns all it uses, so it may outlive
+/// the commit that started it (`ParquetDatasetSink::commit_through`).
+pub(super) type Finishing = JoinHandle<Result<WriteOutcome>>;
 
 /// Writes partitions' final files, one partition's merge at a time.
 pub(super) struct PartitionWriter<'a> {
@@ -72,16 +73,12 @@ pub(super) struct PartitionWriter<'a> {
 }
 
 impl PartitionWriter<'_> {
-    /// Merges `job` into Parquet files in `scope` and returns once every row is handed to a
-    /// file writer; the last file is finished on its own thread (`Finishing`), so the caller can
-    /// start merging the next partition while that file's `eventJson` helpers drain. A day of a
-    /// real trail is often one row group: waiting for it left one core idle for most of each
-    /// partition's write (BENCHMARKS.md, issue 15).
-    pub fn write<'scope>(
-        &'scope self,
-        scope: &'scope std::thread::Scope<'scope, '_>,
-        job: PartitionJob,
-    ) -> Result<Finishing<'scope>> {
+    /// Merges `job` into Parquet files and returns once every row is handed to a file writer;
+    /// the last file is finished on its own thread (`Finishing`), so the caller can start
+    /// merging the next partition, or go back to reading, while that file's `eventJson` helpers
+    /// drain. A day of a real trail is often one row group: waiting for it left one core idle
+    /// for most of each partition's write (BENCHMARKS.md, issue 15).
+    pub fn write(&self, job: PartitionJob) -> Result<Finishing> {
         let dir = layout::partition_dir(self.root, job.day);
         let io_err = |path: &Path| {
             let path = path.to_owned();
@@ -141,7 +138,7 @@ impl PartitionWriter<'_> {
         let mut current: Option<OpenFile> = None;
         let written = merge_sorted(sources, |chunk| {
             if current.is_none() {
-                current = Some(self.open_file(scope, &dir).map_err(to_arrow)?);
+                current = Some(self.open_file(&dir).map_err(to_arrow)?);
             }
             let file = current.as_mut().expect("opened above");
             file.writer.write(&chunk).map_err(|e| {
@@ -163,7 +160,7 @@ impl PartitionWriter<'_> {
             }
             return Err(from_arrow(e));
         }
-        Ok(scope.spawn(move || {
+        Ok(std::thread::spawn(move || {
             if let Some(file) = current {
                 outcome.bytes += file.close()?;
                 outcome.files += 1;
@@ -188,11 +185,7 @@ impl PartitionWriter<'_> {
         }))
     }
 
-    fn open_file<'scope>(
-        &self,
-        scope: &'scope std::thread::Scope<'scope, '_>,
-        dir: &Path,
-    ) -> Result<OpenFile<'scope>> {
+    fn open_file(&self, dir: &Path) -> Result<OpenFile> {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let dest = dir.join(layout::data_file_name(self.run_id, n));
         let tmp = layout::partial_path(&dest);
@@ -200,18 +193,18 @@ impl PartitionWriter<'_> {
             path: tmp.clone(),
             source,
         })?;
-        let writer = ParquetFileWriter::try_new(scope, file, tmp.clone(), self.props.clone())
+        let writer = ParquetFileWriter::try_new(file, tmp.clone(), self.props.clone())
             .map_err(|source| DatasetError::Parquet { path: tmp, source })?;
         Ok(OpenFile { writer, dest })
     }
 }
 
-struct OpenFile<'scope> {
-    writer: ParquetFileWriter<'scope>,
+struct OpenFile {
+    writer: ParquetFileWriter,
     dest: PathBuf,
 }
 
-impl OpenFile<'_> {
+impl OpenFile {
     /// Finishes the file, makes it durable and gives it its real name; returns its size.
     fn close(self) -> Result<u64> {
         let tmp = self.writer.path.clone();

@@ -150,6 +150,9 @@ pub struct ParquetDatasetSink {
     /// The run being sorted and written on its own thread, so reading goes on meanwhile (one at
     /// a time: its rows are memory outside the budget until it is on disk).
     spilling: Option<Spilling>,
+    /// The partition (day) whose last file a [`Self::commit_through`] left finishing, so reading
+    /// goes on meanwhile; settled before anything reads that partition's folder again.
+    finishing: Option<(i32, Finishing)>,
     /// Data files named so far by this run.
     files_named: u64,
     stats: SinkStats,
@@ -199,6 +202,7 @@ impl ParquetDatasetSink {
             clock: 0,
             spill_seq: 0,
             spilling: None,
+            finishing: None,
             files_named: 0,
             stats: SinkStats::default(),
             remote: None,
@@ -329,11 +333,28 @@ impl ParquetDatasetSink {
     /// every buffer is spilled first, later days' too: keeping those in memory beside the merge
     /// spilled a fifth fewer rows but took peak RSS past 200 MiB, where trimming the heap after
     /// each row group cost more than it saved (BENCHMARKS.md, issue 15, session 17).
+    ///
+    /// The last partition's file may still be finishing when this returns (its `eventJson`
+    /// helpers draining, then the sync and rename), and the caller goes back to reading
+    /// meanwhile. Waiting for it, or for it before the next commit, left the parsers held up
+    /// behind this thread and a core idle (BENCHMARKS.md, issue 15, session 20). So while that
+    /// file is not finished this writes nothing: the days stay buffered (spilled if memory runs
+    /// short, like any) for the next commit, which takes every day up to its own `last_day`.
+    /// A row for the finishing day waits for it first; the stats returned leave it out until
+    /// then; only [`Self::commit`] returns with everything durable.
     pub fn commit_through(&mut self, last_day: i32) -> Result<SinkStats> {
+        if self
+            .finishing
+            .as_ref()
+            .is_some_and(|(_, f)| !f.is_finished())
+        {
+            return Ok(self.stats.clone());
+        }
         self.commit_days(Some(last_day))
     }
 
     fn commit_days(&mut self, last_day: Option<i32>) -> Result<SinkStats> {
+        self.settle_finishing()?;
         let selected = |day: &i32| last_day.is_none_or(|last| *day <= last);
         if self.runs.keys().any(selected) {
             // Memory was short already: free the buffers before the partition writers need
@@ -400,28 +421,24 @@ impl ParquetDatasetSink {
         // One partition's merge at a time: each holds ~100 zstd contexts, row-group pages and a
         // batch per spilled run, and two at once took peak RSS from ~270 to ~380 MB for 1 M
         // records (BENCHMARKS.md); a writer encodes on every core itself (`parquet_file`). Only
-        // the end of one partition (its last file finishing) overlaps the next one's merge.
-        let results: Vec<Result<WriteOutcome>> = std::thread::scope(|scope| {
-            let finished = |f: Finishing| {
-                f.join().unwrap_or_else(|_| {
-                    Err(DatasetError::Arrow(ArrowError::ExternalError(
-                        "a partition's writer panicked".into(),
-                    )))
-                })
-            };
-            let mut results = Vec::new();
-            let mut finishing = None;
-            for job in jobs {
-                let started = writer.write(scope, job);
-                results.extend(finishing.take().map(finished));
-                match started {
-                    Ok(f) => finishing = Some(f),
-                    Err(e) => results.push(Err(e)),
-                }
+        // the end of one partition (its last file finishing) overlaps the next one's merge, and
+        // after a `commit_through` the reading that follows.
+        let mut results = Vec::new();
+        let mut finishing: Option<(i32, Finishing)> = None;
+        for job in jobs {
+            let day = job.day;
+            let started = writer.write(job);
+            results.extend(finishing.take().map(|(_, f)| finished(f)));
+            match started {
+                Ok(f) => finishing = Some((day, f)),
+                Err(e) => results.push(Err(e)),
             }
-            results.extend(finishing.map(finished));
-            results
-        });
+        }
+        match (last_day, finishing) {
+            (Some(_), left) => self.finishing = left,
+            (None, Some((_, f))) => results.push(finished(f)),
+            (None, None) => {}
+        }
         self.files_named = writer.seq.load(std::sync::atomic::Ordering::Relaxed);
         if self.runs.is_empty() {
             // Nothing of this run is parked any more (a partition writer removes its own runs;
@@ -429,14 +446,25 @@ impl ParquetDatasetSink {
             spill::remove_stale(&self.root);
         }
         for outcome in results {
-            let o = outcome?;
-            self.stats.files_written += o.files;
-            self.stats.bytes_written += o.bytes;
-            self.stats.files_merged += o.merged;
-            self.stats.partitions += o.partitions;
+            self.count(outcome?);
         }
         self.buffered_bytes = self.partitions.values().map(|p| p.buffered_bytes).sum();
         Ok(self.stats.clone())
+    }
+
+    fn count(&mut self, o: WriteOutcome) {
+        self.stats.files_written += o.files;
+        self.stats.bytes_written += o.bytes;
+        self.stats.files_merged += o.merged;
+        self.stats.partitions += o.partitions;
+    }
+
+    /// Waits for the partition a `commit_through` left finishing, and counts what it wrote.
+    fn settle_finishing(&mut self) -> Result<()> {
+        match self.finishing.take() {
+            Some((_, f)) => finished(f).map(|o| self.count(o)),
+            None => Ok(()),
+        }
     }
 
     fn partition_dir(&self, day: i32) -> PathBuf {
@@ -522,6 +550,9 @@ impl ParquetDatasetSink {
         if self.partitions.contains_key(&day) {
             return Ok(());
         }
+        if self.finishing.as_ref().is_some_and(|(d, _)| *d == day) {
+            self.settle_finishing()?;
+        }
         if let Some(remote) = &mut self.remote {
             remote.fetch_partition(day, &layout::partition_dir(&self.root, day))?;
         }
@@ -584,12 +615,25 @@ impl Drop for ParquetDatasetSink {
     /// run would remove them too, but it may never come. `recover` is what that run would do; the
     /// lock (a field, dropped after this) is still held.
     fn drop(&mut self) {
-        // A run still being spilled is finished first, so the clean-up never races its writer.
+        // A run still being spilled and a file still finishing are done first, so the clean-up
+        // never races their writers.
         if let Some(spilling) = self.spilling.take() {
             let _ = spilling.thread.join();
         }
+        if let Some((_, finishing)) = self.finishing.take() {
+            let _ = finishing.join();
+        }
         let _ = recover(&self.root);
     }
+}
+
+/// Waits for a partition's last file to be finished.
+fn finished(f: Finishing) -> Result<WriteOutcome> {
+    f.join().unwrap_or_else(|_| {
+        Err(DatasetError::Arrow(ArrowError::ExternalError(
+            "a partition's writer panicked".into(),
+        )))
+    })
 }
 
 /// `part-*.parquet` files of a partition with their sizes, by name.
@@ -863,21 +907,21 @@ mod tests {
         sink.write(&batch(&days(&[1, 2, 3], 0))).unwrap();
         let day2 = trailq_events::time::parse_day("2024-05-02").unwrap();
         let stats = sink.commit_through(day2).unwrap();
-        assert_eq!(stats.partitions, 2);
-        let files = read_all(dir.path());
-        assert_eq!(files.len(), 2, "days 1 and 2 only: {files:?}");
+        // Day 2's file may still be finishing: it is counted once the sink waits for it.
+        assert_eq!(stats.partitions, 1);
         assert!(
             layout::spill_root(dir.path()).exists(),
             "day 3's run is kept"
         );
-        // Late rows for day 1, some of them sent before, and more for day 3.
+        // Late rows for day 1, some of them sent before, one sent before for day 2 (whose file
+        // the sink must wait for to know it), and more for day 3.
         let mut late = days(&[1], 100);
-        late.extend([(1, 0), (1, 3), (3, 2)]);
+        late.extend([(1, 0), (1, 3), (2, 4), (3, 2)]);
         late.extend(days(&[3], 200));
         sink.write(&batch(&late)).unwrap();
         let stats = sink.finish().unwrap();
         assert_eq!(stats.rows_written, 30 + 30 + 30);
-        assert_eq!(stats.duplicates_dropped, 3);
+        assert_eq!(stats.duplicates_dropped, 4);
         assert!(!layout::spill_root(dir.path()).exists());
         let files = read_all(dir.path());
         let rows: Vec<usize> = files.iter().map(|(_, rows)| rows.len()).collect();
