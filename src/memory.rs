@@ -37,10 +37,12 @@ pub fn release_freed_memory() {
 /// 0, 128, 160 and 200 MiB: at 200 a 1 M-record convert took 12% less time (0.8 M page faults
 /// instead of 2.0 M) at 219–224 MiB peak instead of 211; 10 M records 15% less time at 271–275 MiB
 /// peak instead of 264. Since a convert reads on while a partition's last file is finished
-/// (issue 15, session 20) it holds ~20 MiB more: at 200 that doubled the page faults, at 240 the
-/// 10 M-record converts peaked at 255–267 MiB, under the 300 MB (286 MiB) bound.
+/// (issue 15, session 20) it holds ~20 MiB more: at 200 that doubled the page faults; 220 and
+/// 240 were as fast as each other at 1 M records, and 220 leaves more room under the 300 MB
+/// (286 MiB) bound for the 10 M-record converts and for reading from S3, which holds the
+/// objects being fetched too.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-const TRIM_ABOVE_BYTES: u64 = 240 << 20;
+const TRIM_ABOVE_BYTES: u64 = 220 << 20;
 
 /// Memory the kernel says is available without swapping (`MemAvailable` in `/proc/meminfo`;
 /// `None` elsewhere than Linux). Decides whether a convert's spilled runs fit in the page cache
