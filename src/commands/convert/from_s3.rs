@@ -1,8 +1,9 @@
 //! `convert s3://…`: which trail files to read ([`plan`]), and reading them ([`feed`]): day
 //! folder by day folder (every account-Region's day D before any day D+1, so the dataset fills
-//! a partition or two at a time, as with local files), up to [`IN_FLIGHT`] GETs at once, each
-//! object handed whole to the parse workers through a bounded channel. Memory stays flat
-//! whatever the bucket's size: at most `IN_FLIGHT` objects downloading plus the channel's few.
+//! a partition or two at a time, as with local files), up to [`IN_FLIGHT`] GETs and
+//! [`IN_FLIGHT_BYTES`] at once, each object handed whole to the parse workers through a bounded
+//! channel. Memory stays flat whatever the bucket's size: the objects in flight include those
+//! waiting for a worker.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -19,8 +20,23 @@ use trailq_events::files::skip_by_layout;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Day folders listed ahead of the one being fetched.
 const LISTS_AHEAD: usize = 8;
-/// GETs in flight at once (S3 serves thousands a second per prefix; peers use 16–64).
+/// GETs in flight at once (S3 serves thousands a second per prefix; peers use 16–64)…
 pub const IN_FLIGHT: usize = 32;
+/// …and at most this many bytes of objects downloading or waiting for a parse worker. Busy
+/// trails' files are ~1 MB gzipped: 32 of them put a 10 M-record `convert s3://` 4–7% over the
+/// 300 MB bound (BENCHMARKS.md, issue 15 session 20); 9 at a time still keep two parse
+/// workers fed. An object larger than this is fetched alone.
+const IN_FLIGHT_BYTES: u64 = 8 << 20;
+/// What a permit of the in-flight semaphore stands for.
+const PERMIT_BYTES: u64 = 64 << 10;
+const PERMITS: u32 = (IN_FLIGHT_BYTES / PERMIT_BYTES) as u32;
+
+/// Permits an object of `size` bytes holds while in flight: its size, but at least an
+/// [`IN_FLIGHT`]th of them (so no more than that many small objects) and at most all of them.
+fn permits_for(size: u64) -> u32 {
+    let min = PERMITS / IN_FLIGHT as u32;
+    u32::try_from(size.div_ceil(PERMIT_BYTES)).map_or(PERMITS, |p| p.clamp(min, PERMITS))
+}
 
 /// Trail folders of the run, and what to read from each.
 pub struct Plan {
@@ -258,7 +274,7 @@ pub async fn feed(
         .iter()
         .flat_map(|(day, places)| places.iter().map(move |p| (*p, *day)))
         .collect();
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let permits = Arc::new(Semaphore::new(PERMITS as usize));
     // Day folders are listed a few ahead of the fetching, in order: with few objects a folder
     // (big files, or a quiet Region), one listing after another would leave the GETs idle.
     // Each listing is a task of its own. As futures polled only by this loop they stood still
@@ -335,7 +351,8 @@ pub async fn feed(
             {
                 continue;
             }
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            let held = permits_for(object.size);
+            let Ok(permit) = Arc::clone(&permits).acquire_many_owned(held).await else {
                 listed_all = false;
                 break 'days;
             };
@@ -379,12 +396,24 @@ pub async fn feed(
         counters.listing_reached(i32::MAX);
     }
     // Every fetch has finished once all permits are back.
-    let _ = permits.acquire_many(IN_FLIGHT as u32).await;
+    let _ = permits.acquire_many(PERMITS).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_in_flight_are_bounded_by_count_and_by_bytes() {
+        // Small objects: 32 at a time.
+        assert_eq!(PERMITS / permits_for(4_000), IN_FLIGHT as u32);
+        assert_eq!(permits_for(0), permits_for(4_000));
+        // A busy trail's ~1 MB files: 9 at a time, 8 MiB in all.
+        assert_eq!(PERMITS / permits_for(880_000), 9);
+        // Larger than the budget: alone.
+        assert_eq!(permits_for(8 << 20), PERMITS);
+        assert_eq!(permits_for(u64::MAX), PERMITS);
+    }
 
     #[test]
     fn a_day_is_read_once_its_folders_are_listed_and_their_objects_done() {
