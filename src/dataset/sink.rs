@@ -336,8 +336,8 @@ impl ParquetDatasetSink {
     ///
     /// The last partition's file may still be finishing when this returns (its `eventJson`
     /// helpers draining, then the sync and rename), and the caller goes back to reading
-    /// meanwhile. Waiting for it, or for it before the next commit, left the parsers held up
-    /// behind this thread and a core idle (BENCHMARKS.md, issue 15, session 20). So while that
+    /// meanwhile. Waiting for it, here or at the start of the next commit, left the parsers held
+    /// up behind this thread and a core idle (BENCHMARKS.md, issue 15, session 20). So while that
     /// file is not finished this writes nothing: the days stay buffered (spilled if memory runs
     /// short, like any) for the next commit, which takes every day up to its own `last_day`.
     /// A row for the finishing day waits for it first; the stats returned leave it out until
