@@ -131,6 +131,8 @@ pub struct RecordParser {
     builder_day: Option<i32>,
     filters: Filters,
     out: Vec<Parsed>,
+    /// Kept from one input file to the next (`files::FileBuffers`).
+    buffers: files::FileBuffers,
 }
 
 impl RecordParser {
@@ -140,6 +142,7 @@ impl RecordParser {
             builder_day: None,
             filters,
             out: Vec::new(),
+            buffers: files::FileBuffers::default(),
         }
     }
 
@@ -218,17 +221,23 @@ impl RecordParser {
     /// Every record of one file, through [`Self::push`]; how many items it held, or why the
     /// whole file was skipped or rejected (a rejected file is also in [`Self::drain`]).
     pub fn push_file(&mut self, path: &Path) -> FileOutcome {
-        self.push_items(&path.to_string_lossy(), |each| {
-            files::for_each_item(path, each)
-        })
+        let mut buffers = std::mem::take(&mut self.buffers);
+        let outcome = self.push_items(&path.to_string_lossy(), |each| {
+            files::for_each_item_with(path, &mut buffers, each)
+        });
+        self.buffers = buffers;
+        outcome
     }
 
     /// [`Self::push_file`] for a file fetched into memory: `origin` names it (`s3://…`), `key`
     /// is its name in the trail layout.
     pub fn push_object(&mut self, origin: &str, key: &str, raw: Vec<u8>) -> FileOutcome {
-        self.push_items(origin, |each| {
-            files::for_each_item_in(Path::new(key), raw, each)
-        })
+        let mut buffers = std::mem::take(&mut self.buffers);
+        let outcome = self.push_items(origin, |each| {
+            files::for_each_item_in(Path::new(key), raw, &mut buffers, each)
+        });
+        self.buffers = buffers;
+        outcome
     }
 
     fn push_items(

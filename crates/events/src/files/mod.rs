@@ -108,31 +108,93 @@ pub enum Contents<'a> {
     Skipped(SkipKind),
 }
 
-/// Reads a file, gunzipping when its bytes say gzip, into UTF-8 text.
-pub fn read_text(path: &Path) -> Result<String, FileError> {
-    let mut file = File::open(path).map_err(FileError::Io)?;
-    let mut raw = Vec::new();
-    file.read_to_end(&mut raw).map_err(FileError::Io)?;
-    decode(raw)
+/// Memory a reader keeps from one file to the next: a file's bytes and its gunzipped text.
+///
+/// Fresh buffers for every file cost twice over on busy trails (files of several MB): the kernel
+/// maps and zeroes new pages, and `read_to_end` zeroes the room again before the gzip decoder
+/// writes into it. Kept, the text buffer stays mapped and written, and is inflated into as it is.
+#[derive(Default)]
+pub struct FileBuffers {
+    raw: Vec<u8>,
+    /// Initialised up to its length (never shrunk), so the decoder reads into it directly.
+    text: Vec<u8>,
 }
 
-/// A file's bytes, gunzipped when they say gzip, as UTF-8 text.
-pub fn decode(raw: Vec<u8>) -> Result<String, FileError> {
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len().saturating_mul(8));
-        match MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out) {
-            Ok(_) => out,
+/// Buffers that grew past this for one big file are given back after it, not kept for the run.
+const KEEP_BYTES: usize = 64 << 20;
+
+impl FileBuffers {
+    /// Reads `path` (gunzipped when its bytes say gzip) and returns its text.
+    fn read(&mut self, path: &Path) -> Result<&str, FileError> {
+        let mut file = File::open(path).map_err(FileError::Io)?;
+        self.raw.clear();
+        // `File` reads into the vector's spare room without zeroing it first.
+        file.read_to_end(&mut self.raw).map_err(FileError::Io)?;
+        self.decode()
+    }
+
+    /// The text of the bytes in `raw`, gunzipped when they say gzip.
+    fn decode(&mut self) -> Result<&str, FileError> {
+        let bytes = if self.raw.starts_with(&[0x1f, 0x8b]) {
+            let len = gunzip(&self.raw, &mut self.text)?;
+            &self.text[..len]
+        } else {
+            &self.raw[..]
+        };
+        std::str::from_utf8(bytes).map_err(|e| FileError::NotUtf8 {
+            offset: e.valid_up_to(),
+        })
+    }
+
+    /// Gives back what one big file made the buffers grow to.
+    fn trim(&mut self) {
+        for buffer in [&mut self.raw, &mut self.text] {
+            if buffer.capacity() > KEEP_BYTES {
+                *buffer = Vec::new();
+            }
+        }
+    }
+}
+
+/// Inflates every gzip member of `raw` into `out` from its start, growing it when needed; the
+/// length of the text. `out` is written up to its length already: reads go straight into it.
+fn gunzip(raw: &[u8], out: &mut Vec<u8>) -> Result<usize, FileError> {
+    let room = gzip_size_hint(raw);
+    if out.len() < room {
+        out.resize(room, 0);
+    }
+    let mut decoder = MultiGzDecoder::new(raw);
+    let mut len = 0;
+    loop {
+        if len == out.len() {
+            out.resize((out.len() * 2).max(64 << 10), 0);
+        }
+        match decoder.read(&mut out[len..]) {
+            Ok(0) => return Ok(len),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 return Err(FileError::TruncatedGzip);
             }
             Err(e) => return Err(FileError::BadGzip(e)),
         }
-    } else {
-        raw
+    }
+}
+
+/// How big gzipped `raw` is once inflated: the size its last member's trailer gives (the whole
+/// size for the single member CloudTrail writes) when that is plausible for JSON, else 8 times
+/// its compressed size; a few bytes over saves growing the buffer by copying it.
+fn gzip_size_hint(raw: &[u8]) -> usize {
+    let fallback = raw.len().saturating_mul(8);
+    let Some(trailer) = raw.len().checked_sub(4).map(|at| &raw[at..]) else {
+        return fallback;
     };
-    String::from_utf8(bytes).map_err(|e| FileError::NotUtf8 {
-        offset: e.utf8_error().valid_up_to(),
-    })
+    let size = u32::from_le_bytes(trailer.try_into().expect("four bytes")) as usize;
+    if size >= raw.len() && size <= raw.len().saturating_mul(64) {
+        size + 1
+    } else {
+        fallback
+    }
 }
 
 /// Reads one file and calls `each` with every item in it, in order. `Ok(Some(kind))`: the file
@@ -141,25 +203,45 @@ pub fn for_each_item(
     path: &Path,
     each: impl FnMut(Position, Result<&str, ItemError<'_>>),
 ) -> Result<Option<SkipKind>, FileError> {
-    for_each_item_of(path, read_text(path)?, each)
+    for_each_item_with(path, &mut FileBuffers::default(), each)
 }
 
-/// [`for_each_item`] for a file already in memory (an S3 object): `name` is its key, `raw` its
-/// bytes, gzipped or not.
+/// [`for_each_item`] reading into `buffers`, which a reader keeps from one file to the next.
+pub fn for_each_item_with(
+    path: &Path,
+    buffers: &mut FileBuffers,
+    each: impl FnMut(Position, Result<&str, ItemError<'_>>),
+) -> Result<Option<SkipKind>, FileError> {
+    let read = buffers
+        .read(path)
+        .and_then(|text| for_each_item_of(path, text, each));
+    buffers.trim();
+    read
+}
+
+/// [`for_each_item_with`] for a file already in memory (an S3 object): `name` is its key, `raw`
+/// its bytes, gzipped or not.
 pub fn for_each_item_in(
     name: &Path,
     raw: Vec<u8>,
+    buffers: &mut FileBuffers,
     each: impl FnMut(Position, Result<&str, ItemError<'_>>),
 ) -> Result<Option<SkipKind>, FileError> {
-    for_each_item_of(name, decode(raw)?, each)
+    let kept = std::mem::replace(&mut buffers.raw, raw);
+    let read = buffers
+        .decode()
+        .and_then(|text| for_each_item_of(name, text, each));
+    buffers.raw = kept;
+    buffers.trim();
+    read
 }
 
 fn for_each_item_of(
     path: &Path,
-    text: String,
+    text: &str,
     mut each: impl FnMut(Position, Result<&str, ItemError<'_>>),
 ) -> Result<Option<SkipKind>, FileError> {
-    match extract(path, &text)? {
+    match extract(path, text)? {
         Contents::Records(items) => {
             for (position, item) in items {
                 match item {
@@ -520,6 +602,72 @@ mod tests {
             serde_json::to_string(rec).unwrap()
         );
         assert_eq!(records(&lake)[0].1, Ok(rec.to_owned()));
+    }
+
+    fn gzip(text: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// The items of `raw` read with `buffers`, as the record texts or the file's error.
+    fn read_with(buffers: &mut FileBuffers, raw: Vec<u8>) -> Result<Vec<String>, String> {
+        let mut items = Vec::new();
+        for_each_item_in(Path::new("f.json.gz"), raw, buffers, |_, item| {
+            items.push(item.map(str::to_owned).unwrap_or_else(|e| e.reason));
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(items)
+    }
+
+    #[test]
+    fn buffers_kept_from_file_to_file_give_each_file_exactly_its_own_text() {
+        let trail = |n: usize, tag: &str| {
+            let rec = format!(r#"{{"eventTime":"2024-05-01T10:00:00Z","eventName":"{tag}"}}"#);
+            (
+                format!(r#"{{"Records":[{}]}}"#, vec![rec.as_str(); n].join(",")),
+                rec,
+            )
+        };
+        let mut buffers = FileBuffers::default();
+        let (big, big_rec) = trail(3000, "Big");
+        assert_eq!(read_with(&mut buffers, gzip(&big)), Ok(vec![big_rec; 3000]));
+        // A smaller file after a bigger one: nothing of the bigger one's text is left over.
+        let (small, small_rec) = trail(2, "Small");
+        assert_eq!(
+            read_with(&mut buffers, gzip(&small)),
+            Ok(vec![small_rec.clone(); 2])
+        );
+        // Not gzipped: read as it is.
+        assert_eq!(
+            read_with(&mut buffers, small.clone().into_bytes()),
+            Ok(vec![small_rec.clone(); 2])
+        );
+        // Two gzip members, the last one small: its trailer's size is only its own, so the
+        // text grows while it is inflated.
+        let (many, many_rec) = trail(20_000, "Many");
+        let mut members = gzip(&many[..many.len() - 10]);
+        members.extend(gzip(&many[many.len() - 10..]));
+        let mut fresh = FileBuffers::default();
+        assert_eq!(read_with(&mut fresh, members), Ok(vec![many_rec; 20_000]));
+        // A trailer that does not match the data is an error, not a short or padded text.
+        let mut bad = gzip(&small);
+        let at = bad.len() - 4;
+        bad[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = read_with(&mut buffers, bad).unwrap_err();
+        assert!(err.contains("not valid gzip"), "{err}");
+        let mut cut = gzip(&big);
+        cut.truncate(cut.len() / 2);
+        assert!(
+            read_with(&mut buffers, cut)
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert_eq!(
+            read_with(&mut buffers, gzip(&small)),
+            Ok(vec![small_rec; 2])
+        );
     }
 
     #[test]
