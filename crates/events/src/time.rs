@@ -25,7 +25,7 @@ pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
     if !s.as_bytes().get(..4)?.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let date = NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
+    let date = date_of(s.get(..10)?)?;
     let rest = s.get(10..)?;
     let rest = rest
         .strip_prefix('T')
@@ -82,6 +82,25 @@ pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
 /// UTC: what users type on the command line.
 pub fn parse_time_or_day(s: &str) -> Option<i64> {
     parse_timestamp_micros(s).or_else(|| parse_day(s.trim()).map(|d| i64::from(d) * MICROS_PER_DAY))
+}
+
+/// `YYYY-MM-DD`. Every record's time is parsed, and the format-string parser took ~1% of a
+/// convert (BENCHMARKS.md, issue 15, session 21), so the shape CloudTrail writes is read
+/// directly; anything else goes to chrono's parser, which decides as it always did.
+fn date_of(s: &str) -> Option<NaiveDate> {
+    match s.as_bytes() {
+        [y @ .., b'-', m1, m2, b'-', d1, d2]
+            if y.len() == 4 && y.iter().all(u8::is_ascii_digit) =>
+        {
+            let year = two_digits(&y[..2])? * 100 + two_digits(&y[2..])?;
+            NaiveDate::from_ymd_opt(
+                year as i32,
+                two_digits(&[*m1, *m2])?,
+                two_digits(&[*d1, *d2])?,
+            )
+        }
+        _ => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+    }
 }
 
 fn two_digits(b: &[u8]) -> Option<u32> {
@@ -178,6 +197,32 @@ mod tests {
             parse_timestamp_micros("2024-05-01 10:00:00.5"),
             Some(t + 500_000)
         );
+    }
+
+    #[test]
+    fn dates_read_directly_as_chrono_reads_them() {
+        let mut texts: Vec<String> = (0..800)
+            .map(|i| format!("{:04}-{:02}-{:02}", 1999 + i % 30, i % 14, (i * 7) % 33))
+            .collect();
+        texts.extend(
+            [
+                "2024-02-29",
+                "2023-02-29",
+                "0000-01-01",
+                "2024-5-01",
+                "2024-05-1 ",
+                "+2024-05-0",
+            ]
+            .map(String::from),
+        );
+        for s in &texts {
+            assert_eq!(
+                date_of(s),
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+                "{s}"
+            );
+        }
+        assert!(date_of("2024-02-29").is_some() && date_of("2023-02-29").is_none());
     }
 
     #[test]
