@@ -24,6 +24,7 @@ pub mod report;
 pub mod results;
 pub mod s3;
 pub mod source;
+pub mod threads;
 
 /// An error and its causes on one line: `a: b: c`. A cause whose text the line already holds is
 /// left out: DataFusion's and object_store's errors print their causes themselves, so chaining

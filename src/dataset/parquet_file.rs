@@ -55,7 +55,7 @@ impl Helper {
     fn spawn() -> Self {
         let (to, rx) = sync_channel::<ToHelper>(HELPER_QUEUE);
         let (tx, from) = sync_channel::<Result<ArrowColumnChunk>>(1);
-        let handle = std::thread::spawn(move || {
+        let handle = crate::threads::spawn("eventjson", move || {
             let mut current: Option<Box<ArrowColumnWriter>> = None;
             let mut failed: Option<ParquetError> = None;
             for msg in rx {

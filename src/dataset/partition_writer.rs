@@ -160,7 +160,7 @@ impl PartitionWriter<'_> {
             }
             return Err(from_arrow(e));
         }
-        Ok(std::thread::spawn(move || {
+        Ok(crate::threads::spawn("finish-file", move || {
             if let Some(file) = current {
                 outcome.bytes += file.close()?;
                 outcome.files += 1;

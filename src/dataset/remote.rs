@@ -542,7 +542,7 @@ impl Drop for Remote {
         self.released = true;
         let (handle, store) = (self.handle.clone(), self.bucket.store.clone());
         let key = ObjectPath::from(self.key(&format!("{}/lock", layout::STATE_DIR)));
-        let _ = std::thread::spawn(move || {
+        let _ = crate::threads::spawn("s3-unlock", move || {
             handle.block_on(async {
                 let _ = tokio::time::timeout(Duration::from_secs(10), store.delete(&key)).await;
             })

@@ -495,7 +495,7 @@ impl ParquetDatasetSink {
         let path = layout::spill_file(&self.root, &self.run_id, day, self.spill_seq);
         let thread = {
             let path = path.clone();
-            std::thread::spawn(move || {
+            crate::threads::spawn("spill", move || {
                 let written = spill::write_run(&path, batches, format);
                 crate::memory::release_freed_memory();
                 written

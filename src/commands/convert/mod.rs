@@ -28,6 +28,7 @@ use trailq::dataset::sink::{DatasetOptions, SinkStats};
 use trailq::pipeline::{Committer, FileOutcome, Filters, Parsed, RecordParser};
 use trailq::s3::S3Url;
 use trailq::source::trail_bucket::{PlaceState, Scope, SourcesState};
+use trailq::threads;
 use trailq_events::files::{self, InputFile};
 use trailq_events::time::format_micros;
 
@@ -391,7 +392,7 @@ fn read_all(
         let feeder = match r.plan {
             Some(plan) => {
                 let (state, counters, stop, rt) = (r.since_last, r.counters, &stop, r.runtime);
-                Some(scope.spawn(move || {
+                Some(threads::spawn_scoped(scope, "s3-feed", move || {
                     rt.block_on(from_s3::feed(plan, state, counters, fetched_tx, stop))
                 }))
             }
@@ -404,7 +405,9 @@ fn read_all(
             let tx = tx.clone();
             let (files, next_file, stop, fetched, filters) =
                 (r.files, &next_file, &stop, &fetched_rx, r.filters);
-            scope.spawn(move || worker(files, next_file, fetched, stop, filters, tx));
+            threads::spawn_scoped(scope, "parse", move || {
+                worker(files, next_file, fetched, stop, filters, tx)
+            });
         }
         drop(tx);
         let result = receive(&rx, r, committer, summary, read_state);
