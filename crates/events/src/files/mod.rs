@@ -120,8 +120,10 @@ pub struct FileBuffers {
     text: Vec<u8>,
 }
 
-/// Buffers that grew past this for one big file are given back after it, not kept for the run.
-const KEEP_BYTES: usize = 64 << 20;
+/// Buffers that grew past this for one big file are given back after it, not kept for the run:
+/// a busy trail's files are a few MB of text, and memory held by readers is memory the dataset's
+/// merges cannot have under the 300 MB bound.
+const KEEP_BYTES: usize = 16 << 20;
 
 impl FileBuffers {
     /// Reads `path` (gunzipped when its bytes say gzip) and returns its text.
