@@ -221,34 +221,32 @@ impl RecordParser {
     /// Every record of one file, through [`Self::push`]; how many items it held, or why the
     /// whole file was skipped or rejected (a rejected file is also in [`Self::drain`]).
     pub fn push_file(&mut self, path: &Path) -> FileOutcome {
-        let mut buffers = std::mem::take(&mut self.buffers);
-        let outcome = self.push_items(&path.to_string_lossy(), |each| {
-            files::for_each_item_with(path, &mut buffers, each)
-        });
-        self.buffers = buffers;
-        outcome
+        self.push_items(&path.to_string_lossy(), |buffers, each| {
+            files::for_each_item_with(path, buffers, each)
+        })
     }
 
     /// [`Self::push_file`] for a file fetched into memory: `origin` names it (`s3://…`), `key`
     /// is its name in the trail layout.
     pub fn push_object(&mut self, origin: &str, key: &str, raw: Vec<u8>) -> FileOutcome {
-        let mut buffers = std::mem::take(&mut self.buffers);
-        let outcome = self.push_items(origin, |each| {
-            files::for_each_item_in(Path::new(key), raw, &mut buffers, each)
-        });
-        self.buffers = buffers;
-        outcome
+        self.push_items(origin, |buffers, each| {
+            files::for_each_item_in(Path::new(key), raw, buffers, each)
+        })
     }
 
+    /// `read` gets the parser's file buffers (taken out for the call, so that the records it
+    /// hands over can be pushed meanwhile) and a callback for each item.
     fn push_items(
         &mut self,
         origin: &str,
         read: impl FnOnce(
+            &mut files::FileBuffers,
             &mut dyn FnMut(Position, Result<&str, ItemError<'_>>),
         ) -> Result<Option<SkipKind>, files::FileError>,
     ) -> FileOutcome {
         let (mut records, mut rejected, mut filtered) = (0, 0, 0);
-        let read = read(&mut |position, item| {
+        let mut buffers = std::mem::take(&mut self.buffers);
+        let read = read(&mut buffers, &mut |position, item| {
             records += 1;
             match item {
                 Ok(record) => match self.push(origin, Some(&position), record) {
@@ -262,6 +260,7 @@ impl RecordParser {
                 }
             }
         });
+        self.buffers = buffers;
         match read {
             Ok(None) => FileOutcome::Read {
                 records,

@@ -132,20 +132,7 @@ impl FileBuffers {
         self.raw.clear();
         // `File` reads into the vector's spare room without zeroing it first.
         file.read_to_end(&mut self.raw).map_err(FileError::Io)?;
-        self.decode()
-    }
-
-    /// The text of the bytes in `raw`, gunzipped when they say gzip.
-    fn decode(&mut self) -> Result<&str, FileError> {
-        let bytes = if self.raw.starts_with(&[0x1f, 0x8b]) {
-            let len = gunzip(&self.raw, &mut self.text)?;
-            &self.text[..len]
-        } else {
-            &self.raw[..]
-        };
-        std::str::from_utf8(bytes).map_err(|e| FileError::NotUtf8 {
-            offset: e.valid_up_to(),
-        })
+        text_of(&self.raw, &mut self.text)
     }
 
     /// Gives back what one big file made the buffers grow to.
@@ -156,6 +143,19 @@ impl FileBuffers {
             }
         }
     }
+}
+
+/// The text of the bytes `raw`: themselves, or gunzipped into `text` when they say gzip.
+fn text_of<'a>(raw: &'a [u8], text: &'a mut Vec<u8>) -> Result<&'a str, FileError> {
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        let len = gunzip(raw, text)?;
+        &text[..len]
+    } else {
+        raw
+    };
+    std::str::from_utf8(bytes).map_err(|e| FileError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })
 }
 
 /// Inflates every gzip member of `raw` into `out` from its start, growing it when needed; the
@@ -229,11 +229,7 @@ pub fn for_each_item_in(
     buffers: &mut FileBuffers,
     each: impl FnMut(Position, Result<&str, ItemError<'_>>),
 ) -> Result<Option<SkipKind>, FileError> {
-    let kept = std::mem::replace(&mut buffers.raw, raw);
-    let read = buffers
-        .decode()
-        .and_then(|text| for_each_item_of(name, text, each));
-    buffers.raw = kept;
+    let read = text_of(&raw, &mut buffers.text).and_then(|text| for_each_item_of(name, text, each));
     buffers.trim();
     read
 }
