@@ -10,7 +10,7 @@ mod error;
 mod terminal;
 
 fn main() -> ExitCode {
-    trailq::memory::limit_malloc_arenas();
+    trailq::memory::configure_malloc();
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,

@@ -1,17 +1,33 @@
 //! How trailq asks glibc's allocator to hold memory, in one place: peak RSS under 300 MB at any
-//! input size (issue 2) depends on both settings here, measured in BENCHMARKS.md.
+//! input size (issue 2) depends on the settings here, measured in BENCHMARKS.md.
 
-/// glibc gives each thread its own malloc arena (up to 8 per core); the large Arrow buffers that
-/// workers and partition writers free then stay in separate arenas and peak RSS grew by ~100 MB in
-/// the convert benchmark. One arena per core keeps it down at no measurable cost. Call before any
-/// thread starts.
-pub fn limit_malloc_arenas() {
+/// Blocks this large or larger get a mapping of their own ([`configure_malloc`]).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_ABOVE_BYTES: libc::c_int = 2 << 20;
+
+/// Sets glibc's allocator up for a convert's memory. Call before any thread starts.
+///
+/// - One arena per core: glibc gives each thread its own (up to 8 per core); the large Arrow
+///   buffers that workers and partition writers free then stay in separate arenas and peak RSS
+///   grew by ~100 MB in the convert benchmark, at no measurable gain.
+/// - Blocks of [`MMAP_ABOVE_BYTES`] or more in mappings of their own, which go back to the kernel
+///   when freed. glibc starts so at 128 KiB but raises the threshold with each such block freed,
+///   up to 32 MiB, and then serves large blocks from its heaps, where freed ones stayed resident
+///   when the next did not fit: at the peak of a 10 M-record convert 115 MiB of the heaps was in
+///   use and 113 MiB free, and `convert s3://` of those files peaked at 278–288 MiB, over the
+///   300 MB (286 MiB) bound. With 2 MiB it peaked at 223–232 MiB and the local convert at 210
+///   instead of 255, for 2–5% more time on the real-shaped set (the kernel zero-fills each new
+///   mapping) and 3–4% less on the generator's (BENCHMARKS.md, issue 15 session 22). 1 MiB also
+///   mapped each merge chunk's `eventJson` (1,024 records of ~2 KB) for 10 MiB less and took
+///   longer; 4 MiB kept 10–15 MiB more resident.
+pub fn configure_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+        // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, cores as libc::c_int);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_ABOVE_BYTES);
         }
     }
 }
@@ -73,6 +89,28 @@ mod tests {
         let after = super::resident_bytes().unwrap();
         assert!(after >= before + (192 << 20), "{before} → {after}");
         drop(block);
+    }
+
+    #[test]
+    fn a_freed_large_block_goes_back_to_the_kernel() {
+        super::configure_malloc();
+        let size = super::MMAP_ABOVE_BYTES as usize + (1 << 20);
+        let mapped = |p: *const u8| {
+            let mut pages = vec![0u8; size.div_ceil(4096) + 1];
+            // mincore only reports on the range; it fails with ENOMEM where nothing is mapped.
+            let page = (p as usize) & !4095;
+            // SAFETY: mincore reads nothing at the address; `pages` has a byte per page.
+            unsafe { libc::mincore(page as *mut libc::c_void, size, pages.as_mut_ptr()) == 0 }
+        };
+        // Blocks of this size freed and asked for again: glibc's own threshold would have risen
+        // past them after the first, and the later ones would stay in its heap when freed.
+        for _ in 0..4 {
+            let block = vec![7u8; size];
+            let p = block.as_ptr();
+            assert!(mapped(p));
+            drop(block);
+            assert!(!mapped(p), "a freed {size}-byte block is unmapped");
+        }
     }
 
     #[test]
