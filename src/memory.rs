@@ -16,8 +16,9 @@ const MMAP_ABOVE_BYTES: libc::c_int = 2 << 20;
 ///   when the next did not fit: at the peak of a 10 M-record convert 115 MiB of the heaps was in
 ///   use and 113 MiB free, and `convert s3://` of those files peaked at 278–288 MiB, over the
 ///   300 MB (286 MiB) bound. With 2 MiB it peaked at 223–232 MiB and the local convert at 210
-///   instead of 255, for 2–5% more time on the real-shaped set (the kernel zero-fills each new
-///   mapping) and 3–4% less on the generator's (BENCHMARKS.md, issue 15 session 22). 1 MiB also
+///   instead of 255, for 3–6% more time on the real-shaped set (the kernel zero-fills each new
+///   mapping) and between 3.5% less and 7% more on the generator's (BENCHMARKS.md, issue 15
+///   session 22). 1 MiB also
 ///   mapped each merge chunk's `eventJson` (1,024 records of ~2 KB) for 10 MiB less and took
 ///   longer; 4 MiB kept 10–15 MiB more resident.
 pub fn configure_malloc() {
