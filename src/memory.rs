@@ -10,17 +10,17 @@ const MMAP_ABOVE_BYTES: libc::c_int = 2 << 20;
 /// - One arena per core: glibc gives each thread its own (up to 8 per core); the large Arrow
 ///   buffers that workers and partition writers free then stay in separate arenas and peak RSS
 ///   grew by ~100 MB in the convert benchmark, at no measurable gain.
-/// - Blocks of [`MMAP_ABOVE_BYTES`] or more in mappings of their own, which go back to the kernel
-///   when freed. glibc starts so at 128 KiB but raises the threshold with each such block freed,
-///   up to 32 MiB, and then serves large blocks from its heaps, where freed ones stayed resident
-///   when the next did not fit: at the peak of a 10 M-record convert 115 MiB of the heaps was in
-///   use and 113 MiB free, and `convert s3://` of those files peaked at 278–288 MiB, over the
-///   300 MB (286 MiB) bound. With 2 MiB it peaked at 223–232 MiB and the local convert at 210
-///   instead of 255, for 3–6% more time on the real-shaped set (the kernel zero-fills each new
-///   mapping) and between 3.5% less and 7% more on the generator's (BENCHMARKS.md, issue 15
-///   session 22). 1 MiB also
-///   mapped each merge chunk's `eventJson` (1,024 records of ~2 KB) for 10 MiB less and took
-///   longer; 4 MiB kept 10–15 MiB more resident.
+/// - Blocks of [`MMAP_ABOVE_BYTES`] or more that no free space in a heap holds get mappings of
+///   their own, which go back to the kernel when freed, instead of growing a heap. glibc starts
+///   so at 128 KiB but raises the threshold with each such block freed, up to 32 MiB, and then
+///   grew its heaps for large blocks, where freed ones stayed resident when the next did not
+///   fit: at the peak of a 10 M-record convert 115 MiB of the heaps was in use and 113 MiB free,
+///   and `convert s3://` of those files peaked at 278–288 MiB, over the 300 MB (286 MiB) bound.
+///   With 2 MiB it peaked at 223–232 MiB and the local convert at 210 instead of 255, for 3–6%
+///   more time on the real-shaped set (the kernel zero-fills each new mapping) and between 3.5%
+///   less and 7% more on the generator's (BENCHMARKS.md, issue 15 session 22). 1 MiB also mapped
+///   each merge chunk's `eventJson` (1,024 records of ~2 KB) for 10 MiB less and took longer;
+///   4 MiB kept 10–15 MiB more resident.
 pub fn configure_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
