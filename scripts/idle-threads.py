@@ -82,7 +82,6 @@ def main():
         for pid, comm in ((e['ppid'], e['prev']), (e['npid'], e['next'])):
             if pid in tids:
                 name[pid] = 'main' if pid == process else comm
-    ours = lambda comm, tid: tid in tids
     state = {}
     idle_cpu = {}
     weight = collections.Counter()
@@ -98,13 +97,13 @@ def main():
             for tid, what in state.items():
                 if what:
                     weight[(name.get(tid, '?'), what)] += dt * n_idle
-        if ours(e['prev'], e['ppid']):
+        if e['ppid'] in tids:
             first = e['t'] if first is None else first
             last = e['t']
             s = e['state']
             state[e['ppid']] = ('waiting for a CPU' if s.startswith('R') else
                                 None if s.startswith(('X', 'Z')) else reason(s, e['stack']))
-        if ours(e['next'], e['npid']):
+        if e['npid'] in tids:
             first = e['t'] if first is None else first
             state[e['npid']] = 'on a CPU'
         idle_cpu[e['cpu']] = e['npid'] == 0

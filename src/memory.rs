@@ -1,7 +1,8 @@
 //! How trailq asks glibc's allocator to hold memory, in one place: peak RSS under 300 MB at any
 //! input size (issue 2) depends on the settings here, measured in BENCHMARKS.md.
 
-/// Blocks this large or larger get a mapping of their own ([`configure_malloc`]).
+/// Blocks this large or larger that no free heap space holds get a mapping of their own
+/// ([`configure_malloc`]).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MMAP_ABOVE_BYTES: libc::c_int = 2 << 20;
 
