@@ -848,6 +848,92 @@ fn a_dataset_written_to_s3_is_the_local_one_and_since_last_finds_its_state_there
 }
 
 #[test]
+fn a_day_file_larger_than_one_upload_part_lands_whole_in_parts() {
+    // 3,000 records of one day with 5,000 incompressible characters each: the day's Parquet
+    // file is over 8 MiB, the part size, so it goes up as a multipart upload of parts read one at
+    // a time (what keeps a publish within its memory budget).
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut random_text = |len: usize| -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ALPHABET[(state % 64) as usize] as char
+            })
+            .collect()
+    };
+    let account = ACCOUNTS[0];
+    for file in 0..3 {
+        let records: Vec<String> = (0..1000)
+            .map(|i| {
+                let n = file * 1000 + i;
+                format!(
+                    r#"{{"eventVersion":"1.09","userIdentity":{{"type":"AssumedRole","accountId":"{account}"}},"eventTime":"2026-11-20T10:{:02}:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"PutObject","awsRegion":"us-east-1","sourceIPAddress":"10.0.0.1","userAgent":"test","requestParameters":{{"key":"{}"}},"responseElements":null,"requestID":"R{n}","eventID":"00000000-0000-4000-8000-{n:012}","readOnly":false,"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":"{account}"}}"#,
+                    n / 60 % 60,
+                    n % 60,
+                    random_text(5000)
+                )
+            })
+            .collect();
+        crate::util::write_gz(
+            &dir.path().join(format!(
+                "AWSLogs/{ORG}/{account}/CloudTrail/us-east-1/2026/11/20/{account}_CloudTrail_us-east-1_20261120T10{file}5Z_big{file}.json.gz"
+            )),
+            &format!(r#"{{"Records":[{}]}}"#, records.join(",")),
+        );
+    }
+    let moto = moto();
+    upload(&moto.url, "org-trail", dir.path(), "");
+    aws(&moto.url, &["s3", "mb", "s3://datasets"]);
+    let out = "s3://datasets/big/";
+    let (code, summary, err) = run_json(convert_s3(
+        &moto.url,
+        &["s3://org-trail", "--json", "--out", out],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary["rows_written"], 3000, "{summary}");
+    let data: Vec<String> = keys(&moto.url, "datasets", "big/event_date=")
+        .into_iter()
+        .filter(|k| k.ends_with(".parquet"))
+        .collect();
+    assert_eq!(data.len(), 1, "one day, one file: {data:?}");
+    let head: Value = serde_json::from_slice(
+        &aws(
+            &moto.url,
+            &[
+                "s3api",
+                "head-object",
+                "--bucket",
+                "datasets",
+                "--key",
+                &data[0],
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        head["ContentLength"].as_u64().unwrap() > 8 << 20,
+        "larger than one part: {head}"
+    );
+    // S3 gives an object put in N parts the ETag "…-N".
+    let etag = head["ETag"].as_str().unwrap().trim_matches('"');
+    let parts: u32 = etag.rsplit_once('-').map_or(1, |(_, n)| n.parse().unwrap());
+    assert!(parts >= 2, "sent in parts: {head}");
+    // What came back is what a local convert of the same files writes, row for row.
+    let local = dir.path().join("local");
+    let (code, _, err) = crate::util::convert(&[&dir.path().join("AWSLogs")], &local);
+    assert_eq!(code, 0, "{err}");
+    let back = copy_back(&moto.url, out);
+    let got = rows(back.path());
+    assert_eq!(got.len(), 3000);
+    assert_eq!(got, rows(&local), "the same rows as the local convert");
+}
+
+#[test]
 fn a_dataset_in_s3_has_one_writer_and_a_dead_writers_lock_is_taken_over() {
     let trail = trail(1);
     let moto = moto();

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::{StreamExt, TryStreamExt};
-use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
@@ -40,8 +39,13 @@ const LOCK_STALE: Duration = Duration::from_secs(10 * 60);
 const LOCK_REFRESH: Duration = Duration::from_secs(60);
 /// Files sent or fetched at once.
 const TRANSFERS: usize = 8;
-/// Part size of a multipart upload (S3's minimum is 5 MiB).
-const PART_BYTES: usize = 16 << 20;
+/// Part size of a multipart upload (S3's minimum is 5 MiB); a file no larger goes in one PUT.
+const PART_BYTES: usize = 8 << 20;
+/// Bytes of data files held in memory to be sent, over all transfers at once. A publish runs in
+/// the middle of a convert, beside its batches and merges, so uploads get a fixed share of the
+/// 300 MB bound: when each of 8 transfers buffered a whole ~17 MiB day file, a 10 M-record
+/// `convert s3:// --out s3://` peaked at 293 MiB (BENCHMARKS.md, issue 15 session 23).
+const UPLOAD_BUDGET_BYTES: usize = 32 << 20;
 
 type Result<T> = std::result::Result<T, DatasetError>;
 
@@ -83,6 +87,8 @@ pub struct Remote {
     state_sent: BTreeMap<&'static str, (u64, SystemTime)>,
     lock_keeper: Option<tokio::task::JoinHandle<()>>,
     lock_etag: Arc<std::sync::Mutex<Option<String>>>,
+    /// [`UPLOAD_BUDGET_BYTES`], one permit a byte: an upload reads a part only once it has room.
+    upload_budget: tokio::sync::Semaphore,
     released: bool,
     pub transfers: Transfers,
 }
@@ -110,6 +116,7 @@ impl Remote {
             state_sent: BTreeMap::new(),
             lock_keeper: None,
             lock_etag: Arc::new(std::sync::Mutex::new(None)),
+            upload_budget: tokio::sync::Semaphore::new(UPLOAD_BUDGET_BYTES),
             released: false,
             transfers: Transfers::default(),
         };
@@ -318,39 +325,66 @@ impl Remote {
         Ok(bytes)
     }
 
-    /// Sends a local file to `key`; the object appears only once all of it is there.
+    /// Sends a local file to `key`; the object appears only once all of it is there. A file of
+    /// up to [`PART_BYTES`] goes in one PUT, a larger one as a multipart upload of parts sent
+    /// one after the other; either way only the part being sent is in memory.
     async fn upload(&self, key: &str, local: &Path) -> std::result::Result<u64, Failure> {
         let local_err =
             |e: std::io::Error| Failure::Other(format!("staging {}: {e}", local.display()));
         let mut file = tokio::fs::File::open(local).await.map_err(local_err)?;
-        let store: Arc<dyn ObjectStore> = self.bucket.store.clone();
-        let mut writer = BufWriter::with_capacity(store, ObjectPath::from(key), PART_BYTES);
-        let mut buf = vec![0u8; 1 << 20];
-        let mut bytes = 0u64;
+        let len = file.metadata().await.map_err(local_err)?.len();
+        let path = ObjectPath::from(key);
+        let store = &self.bucket.store;
+        if len <= PART_BYTES as u64 {
+            let (_room, body) = self.read_part(&mut file, len as usize, local).await?;
+            store.put(&path, body).await.map_err(|e| Failure::of(&e))?;
+            return Ok(len);
+        }
+        let mut upload = store
+            .put_multipart(&path)
+            .await
+            .map_err(|e| Failure::of(&e))?;
         let sent: std::result::Result<(), Failure> = async {
-            loop {
-                let n = file.read(&mut buf).await.map_err(local_err)?;
-                if n == 0 {
-                    break;
-                }
-                bytes += n as u64;
-                writer
-                    .write_all(&buf[..n])
-                    .await
-                    .map_err(|e| Failure::Other(e.to_string()))?;
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(PART_BYTES as u64) as usize;
+                let (_room, part) = self.read_part(&mut file, n, local).await?;
+                upload.put_part(part).await.map_err(|e| Failure::of(&e))?;
+                left -= n as u64;
             }
-            // Completes the multipart upload (or sends the one PUT): only now does it exist.
-            writer
-                .shutdown()
+            // Only now does the object exist, whole.
+            upload
+                .complete()
                 .await
-                .map_err(|e| Failure::Other(e.to_string()))
+                .map(drop)
+                .map_err(|e| Failure::of(&e))
         }
         .await;
         if let Err(f) = sent {
-            let _ = writer.abort().await;
+            let _ = upload.abort().await;
             return Err(f);
         }
-        Ok(bytes)
+        Ok(len)
+    }
+
+    /// The next `len` bytes of `file`, read once the upload budget has room for them; the
+    /// permit returns the room when the caller drops it, after sending them.
+    async fn read_part(
+        &self,
+        file: &mut tokio::fs::File,
+        len: usize,
+        local: &Path,
+    ) -> std::result::Result<(tokio::sync::SemaphorePermit<'_>, PutPayload), Failure> {
+        let room = self
+            .upload_budget
+            .acquire_many(len as u32)
+            .await
+            .expect("the upload budget is never closed");
+        let mut bytes = vec![0; len];
+        file.read_exact(&mut bytes)
+            .await
+            .map_err(|e| Failure::Other(format!("staging {}: {e}", local.display())))?;
+        Ok((room, bytes.into()))
     }
 
     async fn delete_all(&mut self, keys: &[String]) -> Result<()> {
