@@ -8,15 +8,23 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::buffer::OffsetBuffer;
 use arrow::compute::{interleave_record_batch, sort_to_indices};
 use arrow::datatypes::TimestampMicrosecondType;
 use arrow::error::ArrowError;
 
 use trailq_events::schema;
 
-/// Rows per output chunk: ~2 KB records make a chunk of a few MB, and a merge of k inputs holds
-/// about k + 1 chunks.
+/// Rows per output chunk at most; a merge of k inputs holds about k + 1 chunks.
 pub const CHUNK_ROWS: usize = 1024;
+/// …and `eventJson` bytes per chunk at most (one record more may cross it). glibc maps a block of
+/// 2 MiB or more on its own (`memory::configure_malloc`), and every new mapping is zero-filled
+/// page by page: 1,024 real-shaped records made each chunk's `eventJson` ~2.2 MiB, and page
+/// faults were a quarter of the time of the thread that owns the dataset. Chunks of up to 1 MiB
+/// reuse freed heap memory instead: a real-shaped convert took 0.8–0.9 M page faults instead of
+/// 1.2–1.3 M (1.5 MiB: no fewer); the generator's small records still make 1,024-row chunks
+/// (BENCHMARKS.md, issue 15 session 23).
+pub const CHUNK_TEXT_BYTES: usize = 1 << 20;
 
 /// An input of a merge.
 pub enum Source {
@@ -32,6 +40,8 @@ struct Cursor {
     /// Index of the current batch in `Merge::in_play`.
     slot: usize,
     times: Vec<i64>,
+    /// The current batch's `eventJson` offsets: the length of each row's record.
+    text_offsets: OffsetBuffer<i32>,
     /// Row order within the current batch (sorted by time); `None` when the batch is in order.
     order: Option<UInt32Array>,
     pos: usize,
@@ -67,6 +77,7 @@ pub fn merge_sorted(
             sort,
             slot: 0,
             times: Vec::new(),
+            text_offsets: OffsetBuffer::new_empty(),
             order: None,
             pos: 0,
         };
@@ -76,16 +87,24 @@ pub fn merge_sorted(
         }
     }
     let mut picks: Vec<(usize, usize)> = Vec::with_capacity(CHUNK_ROWS);
+    let mut picked_bytes = 0;
     while let Some(Reverse((_, c))) = heap.pop() {
         let cursor = &mut cursors[c];
-        picks.push((cursor.slot, cursor.row()));
+        let row = cursor.row();
+        picks.push((cursor.slot, row));
+        let offsets = &cursor.text_offsets;
+        picked_bytes += (offsets[row + 1] - offsets[row]) as usize;
         cursor.pos += 1;
         let more = if cursor.pos < cursor.times.len() {
             true
         } else {
             // The chunk may still point into the finished batch: emit before replacing slots.
-            if picks.len() >= CHUNK_ROWS || in_play.len() > cursors.len() * 2 {
+            if picks.len() >= CHUNK_ROWS
+                || picked_bytes >= CHUNK_TEXT_BYTES
+                || in_play.len() > cursors.len() * 2
+            {
                 emit_chunk(&mut picks, &mut in_play, &mut cursors, &mut emit)?;
+                picked_bytes = 0;
             }
             advance_batch(&mut cursors[c], &mut in_play)?
         };
@@ -93,8 +112,9 @@ pub fn merge_sorted(
             let cursor = &cursors[c];
             heap.push(Reverse((cursor.times[cursor.row()], c)));
         }
-        if picks.len() >= CHUNK_ROWS {
+        if picks.len() >= CHUNK_ROWS || picked_bytes >= CHUNK_TEXT_BYTES {
             emit_chunk(&mut picks, &mut in_play, &mut cursors, &mut emit)?;
+            picked_bytes = 0;
         }
     }
     if !picks.is_empty() {
@@ -123,6 +143,11 @@ fn advance_batch(cursor: &mut Cursor, in_play: &mut Vec<RecordBatch>) -> Result<
             None
         };
         cursor.times = times.values().to_vec();
+        cursor.text_offsets = batch
+            .column(schema::column_index(schema::EVENT_JSON))
+            .as_string::<i32>()
+            .offsets()
+            .clone();
         cursor.pos = 0;
         cursor.slot = in_play.len();
         in_play.push(batch);
@@ -182,6 +207,38 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    #[test]
+    fn a_chunk_holds_at_most_about_a_mebibyte_of_records() {
+        // Records of just over 64 KiB: the 16th takes a chunk past 1 MiB and ends it.
+        let mut b = EventBatchBuilder::new();
+        for t in (0..100u32).rev() {
+            let text = format!(
+                r#"{{"eventTime":"2024-05-01T10:{:02}:{:02}Z","eventID":"{t}","requestParameters":{{"pad":"{}"}}}}"#,
+                t / 60,
+                t % 60,
+                "x".repeat(64 << 10)
+            );
+            b.append(&parse_record(&text).unwrap(), &text);
+        }
+        let mut rows = Vec::new();
+        let mut first = Vec::new();
+        merge_sorted(vec![Source::Unsorted(b.finish())], |chunk| {
+            rows.push(chunk.num_rows());
+            let ids = chunk
+                .column(schema::column_index(schema::EVENT_ID))
+                .as_string::<i32>();
+            first.push(ids.value(0).to_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows, [16, 16, 16, 16, 16, 16, 4]);
+        assert_eq!(
+            first,
+            ["0", "16", "32", "48", "64", "80", "96"],
+            "in time order"
+        );
     }
 
     #[test]
