@@ -2,9 +2,10 @@
 //! input size (issue 2) depends on the settings here, measured in BENCHMARKS.md.
 
 /// Blocks this large or larger that no free heap space holds get a mapping of their own
-/// ([`configure_malloc`]).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_ABOVE_BYTES: libc::c_int = 2 << 20;
+/// ([`configure_malloc`]). The buffers made most often are sized to stay below it, so they reuse
+/// freed heap memory instead of a fresh, zero-filled mapping each: a parse batch's record text
+/// (`pipeline::BATCH_TEXT_BYTES`) and a merge chunk's `eventJson` (`merge::CHUNK_TEXT_BYTES`).
+pub const MMAP_ABOVE_BYTES: usize = 2 << 20;
 
 /// Sets glibc's allocator up for a convert's memory. Call before any thread starts.
 ///
@@ -20,8 +21,8 @@ const MMAP_ABOVE_BYTES: libc::c_int = 2 << 20;
 ///   With 2 MiB it peaked at 223–232 MiB and the local convert at 210 instead of 255, for 3–6%
 ///   more time on the real-shaped set (the kernel zero-fills each new mapping) and between 3.5%
 ///   less and 7% more on the generator's (BENCHMARKS.md, issue 15 session 22). 1 MiB also mapped
-///   each merge chunk's `eventJson` (1,024 records of ~2 KB) for 10 MiB less and took longer;
-///   4 MiB kept 10–15 MiB more resident.
+///   each merge chunk's `eventJson` (then 1,024 records of ~2 KB) for 10 MiB less and took
+///   longer; 4 MiB kept 10–15 MiB more resident.
 pub fn configure_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -29,7 +30,7 @@ pub fn configure_malloc() {
         // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, cores as libc::c_int);
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_ABOVE_BYTES);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_ABOVE_BYTES as libc::c_int);
         }
     }
 }
@@ -125,7 +126,7 @@ mod tests {
             return;
         }
         super::configure_malloc();
-        let size = super::MMAP_ABOVE_BYTES as usize + (1 << 20);
+        let size = super::MMAP_ABOVE_BYTES + (1 << 20);
         // SAFETY: sysconf only reads a system constant.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
         // Blocks of this size freed and asked for again: glibc's own threshold would have risen

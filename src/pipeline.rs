@@ -36,10 +36,10 @@ use crate::dataset::sink::{DatasetError, DatasetOptions, ParquetDatasetSink, Sin
 const BATCH_ROWS: usize = 4096;
 /// …or record-text bytes, whichever comes first. 1.5 MiB keeps a batch's `eventJson` (the
 /// builder starts each batch with the last one's room) below glibc's 2 MiB mapping threshold
-/// (`memory::configure_malloc`): at 4,096 real-shaped records it was ~4.8 MiB, a fresh mapping
-/// zero-filled page by page for every batch, where freed heap memory is now reused
+/// ([`crate::memory::MMAP_ABOVE_BYTES`]): at 4,096 real-shaped records it was ~4.8 MiB, a fresh
+/// mapping zero-filled page by page for every batch, where freed heap memory is now reused
 /// (BENCHMARKS.md, issue 15 session 23).
-const BATCH_TEXT_BYTES: usize = 3 << 19;
+const BATCH_TEXT_BYTES: usize = crate::memory::MMAP_ABOVE_BYTES / 4 * 3;
 /// A batch of at least this many rows also ends where the records' day changes: the dataset
 /// keeps each day's rows apart, and a batch that held two days was copied in two (a real-shaped
 /// convert's files are thousands of records of one day each, and a worker's batch ran across

@@ -18,13 +18,13 @@ use trailq_events::schema;
 /// Rows per output chunk at most; a merge of k inputs holds about k + 1 chunks.
 pub const CHUNK_ROWS: usize = 1024;
 /// …and `eventJson` bytes per chunk at most (one record more may cross it). glibc maps a block of
-/// 2 MiB or more on its own (`memory::configure_malloc`), and every new mapping is zero-filled
-/// page by page: 1,024 real-shaped records made each chunk's `eventJson` ~2.2 MiB, and page
-/// faults were a quarter of the time of the thread that owns the dataset. Chunks of up to 1 MiB
-/// reuse freed heap memory instead: with the parsers' batches bounded the same way
+/// 2 MiB or more on its own ([`crate::memory::MMAP_ABOVE_BYTES`]), and every new mapping is
+/// zero-filled page by page: 1,024 real-shaped records made each chunk's `eventJson` ~2.2 MiB,
+/// and page faults were a quarter of the time of the thread that owns the dataset. Chunks of up
+/// to 1 MiB reuse freed heap memory instead: with the parsers' batches bounded the same way
 /// (`pipeline::BATCH_TEXT_BYTES`), a real-shaped convert took 0.8–0.9 M page faults instead of
 /// 1.2–1.3 M; with chunks of up to 1.5 MiB, no fewer (BENCHMARKS.md, issue 15 session 23).
-pub const CHUNK_TEXT_BYTES: usize = 1 << 20;
+pub const CHUNK_TEXT_BYTES: usize = crate::memory::MMAP_ABOVE_BYTES / 2;
 
 /// An input of a merge.
 pub enum Source {
