@@ -23,6 +23,12 @@ pub const MMAP_ABOVE_BYTES: usize = 2 << 20;
 ///   less and 7% more on the generator's (BENCHMARKS.md, issue 15 session 22). 1 MiB also mapped
 ///   each merge chunk's `eventJson` (then 1,024 records of ~2 KB) for 10 MiB less and took
 ///   longer; 4 MiB kept 10–15 MiB more resident.
+/// - Free memory at the top of a heap is given back to the kernel only past [`KEEP_FREE_BYTES`],
+///   and a heap grows by [`GROW_BY_BYTES`] more than it needs. Setting the mapping threshold
+///   fixes glibc's trim threshold at 128 KiB: each batch or row group freed handed its pages
+///   back and the next one faulted them in again, zero-filled (0.8 M page faults, 3 s of system
+///   time in a 9 s convert of 1 M real-shaped records). What stays above that is still given
+///   back by [`release_freed_memory`] past [`TRIM_ABOVE_BYTES`], so the peak stays bounded.
 pub fn configure_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -31,9 +37,20 @@ pub fn configure_malloc() {
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, cores as libc::c_int);
             libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_ABOVE_BYTES as libc::c_int);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP_FREE_BYTES as libc::c_int);
+            libc::mallopt(libc::M_TOP_PAD, GROW_BY_BYTES as libc::c_int);
         }
     }
 }
+
+/// Free bytes a heap keeps at its top rather than hand back to the kernel ([`configure_malloc`]).
+/// Measured on 1 M real-shaped records (BENCHMARKS.md, issue 15 session 24), alternating: 16 MiB
+/// kept most of the page faults; 32 MiB took system time from ~3.2 to ~1.9 s and the wall time
+/// 6–7% down for ~25 MiB more peak RSS; 64 MiB was no faster and held ~10 MiB more.
+const KEEP_FREE_BYTES: usize = 32 << 20;
+
+/// Extra room a heap takes each time it grows (pages are only resident once touched).
+const GROW_BY_BYTES: usize = 4 << 20;
 
 /// Hands memory that is free inside glibc's heaps back to the kernel once the process holds more
 /// than [`TRIM_ABOVE_BYTES`]. The sink allocates and frees tens of MiB at a time on several threads
