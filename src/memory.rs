@@ -44,12 +44,14 @@ pub fn configure_malloc() {
 }
 
 /// Free bytes a heap keeps at its top rather than hand back to the kernel ([`configure_malloc`]).
-/// Measured on 1 M real-shaped records (BENCHMARKS.md, issue 15 session 24), alternating: 16 MiB
-/// kept most of the page faults; 32 MiB took system time from ~3.2 to ~1.9 s and the wall time
-/// 6–7% down for ~25 MiB more peak RSS; 64 MiB was no faster and held ~10 MiB more.
+/// Measured on 1 M real-shaped records (BENCHMARKS.md, issue 15 session 24), alternating: 32 MiB
+/// took system time from ~3.2 to ~1.9 s and the wall time 6.5% down for ~25 MiB more peak RSS;
+/// 16 MiB (1 MiB of pad) was 6% slower than that, 64 MiB (8 MiB) no faster for ~10 MiB more.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const KEEP_FREE_BYTES: usize = 32 << 20;
 
 /// Extra room a heap takes each time it grows (pages are only resident once touched).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const GROW_BY_BYTES: usize = 4 << 20;
 
 /// Hands memory that is free inside glibc's heaps back to the kernel once the process holds more
