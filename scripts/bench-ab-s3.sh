@@ -11,16 +11,12 @@ cd "$(dirname "$0")/.."
 data=${DATA:-bench-data/real-shaped-10000000}
 [ -d "$data" ] || { echo "$data is missing: run scripts/bench-s3.sh 1000000 10 (or scripts/real-shaped.py) first" >&2; exit 2; }
 scripts/setup-venv.sh
+# shellcheck source=scripts/s3-server.sh
+. scripts/s3-server.sh
 tmp=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 &
-moto=$!
-trap 'kill $moto 2>/dev/null; rm -rf "$tmp"' EXIT
-until curl -s "http://127.0.0.1:$port/" >/dev/null; do sleep 0.2; done
-export AWS_ACCESS_KEY_ID=AKIABENCHS3 AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-  AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
-  AWS_ENDPOINT_URL_S3="http://127.0.0.1:$port"
-aws() { .venv/bin/aws --endpoint-url "http://127.0.0.1:$port" "$@"; }
+s3_server_started $! "$port"
 aws s3 mb s3://bench-in >/dev/null
 up0=$SECONDS
 aws s3 cp --recursive --quiet "$data" s3://bench-in/

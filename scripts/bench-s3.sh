@@ -40,8 +40,10 @@ if [[ " $shapes " == *" real-shaped "* ]] && [ ! -d "$real" ]; then
   python3 scripts/real-shaped.py "$real" "$records_wanted" $(( (records_wanted + 4999) / 5000 )) 91
 fi
 
+# shellcheck source=scripts/s3-server.sh
+. scripts/s3-server.sh
 tmp=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 # The S3 server: moto (default), or S3_SERVER=s3s-fs, a Rust server on a folder (s3s-fs 0.14.1,
 # built once into bench-data/tools: 0.15+ needs a newer rustc than this stack's).
 case ${S3_SERVER:-moto} in
@@ -61,12 +63,7 @@ case ${S3_SERVER:-moto} in
   *) echo "S3_SERVER is moto or s3s-fs" >&2; exit 2 ;;
 esac
 moto=$!
-trap 'kill $moto 2>/dev/null; rm -rf "$tmp"' EXIT
-until curl -s "http://127.0.0.1:$port/" >/dev/null; do sleep 0.2; done
-export AWS_ACCESS_KEY_ID=AKIABENCHS3 AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-  AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
-  AWS_ENDPOINT_URL_S3="http://127.0.0.1:$port"
-aws() { .venv/bin/aws --endpoint-url "http://127.0.0.1:$port" "$@"; }
+s3_server_started "$moto" "$port"
 # The S3 server's CPU seconds so far (user + system, from /proc).
 moto_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$moto/stat"; }
 
