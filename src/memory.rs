@@ -26,7 +26,7 @@ pub const MMAP_ABOVE_BYTES: usize = 2 << 20;
 /// - Free memory at the top of a heap is given back to the kernel only past [`KEEP_FREE_BYTES`],
 ///   and a heap grows by [`GROW_BY_BYTES`] more than it needs. Setting the mapping threshold
 ///   fixes glibc's trim threshold at 128 KiB: each batch or row group freed handed its pages
-///   back and the next one faulted them in again, zero-filled (0.8 M page faults, 3 s of system
+///   back and the next one faulted them in again, zero-filled (0.86 M page faults, 3 s of system
 ///   time in a 9 s convert of 1 M real-shaped records). What stays above that is still given
 ///   back by [`release_freed_memory`] past [`TRIM_ABOVE_BYTES`], so the peak stays bounded.
 pub fn configure_malloc() {
