@@ -21,7 +21,7 @@ use tokio::sync::mpsc::Receiver;
 use trailq_events::batch::EventBatchBuilder;
 use trailq_events::files::{self, ItemError, Position, SkipKind};
 use trailq_events::json::truncate;
-use trailq_events::record::{Row, parse_record};
+use trailq_events::record::{RecordError, Row, parse_record};
 use trailq_events::schema::{AWS_REGION, EVENT_NAME, RECIPIENT_ACCOUNT_ID};
 use trailq_events::time::day_of_micros;
 
@@ -163,7 +163,20 @@ impl RecordParser {
         text: &str,
         accepted: impl FnOnce(&Row<'_>),
     ) -> Outcome {
-        let outcome = match parse_record(text) {
+        self.push_parsed(origin, position, text, parse_record(text), accepted)
+    }
+
+    /// [`Self::push_with`] for a record parsed already (`parsed` is what `parse_record` made of
+    /// `text`).
+    fn push_parsed(
+        &mut self,
+        origin: &str,
+        position: Option<&Position>,
+        text: &str,
+        parsed: Result<Row<'_>, RecordError>,
+        accepted: impl FnOnce(&Row<'_>),
+    ) -> Outcome {
+        let outcome = match parsed {
             Ok(row) => {
                 if !self.filters.keep(&row) {
                     return Outcome::Filtered;
@@ -225,55 +238,82 @@ impl RecordParser {
     /// Every record of one file, through [`Self::push`]; how many items it held, or why the
     /// whole file was skipped or rejected (a rejected file is also in [`Self::drain`]).
     pub fn push_file(&mut self, path: &Path) -> FileOutcome {
-        self.push_items(&path.to_string_lossy(), |buffers, each| {
-            files::for_each_item_with(path, buffers, each)
-        })
+        let mut buffers = std::mem::take(&mut self.buffers);
+        let outcome = match files::read_text(path, &mut buffers) {
+            Ok(text) => self.push_text(&path.to_string_lossy(), path, text),
+            Err(e) => self.reject_file(&path.to_string_lossy(), &e.to_string()),
+        };
+        buffers.trim();
+        self.buffers = buffers;
+        outcome
     }
 
     /// [`Self::push_file`] for a file fetched into memory: `origin` names it (`s3://…`), `key`
     /// is its name in the trail layout.
     pub fn push_object(&mut self, origin: &str, key: &str, raw: Vec<u8>) -> FileOutcome {
-        self.push_items(origin, |buffers, each| {
-            files::for_each_item_in(Path::new(key), raw, buffers, each)
-        })
+        let mut buffers = std::mem::take(&mut self.buffers);
+        let outcome = match files::object_text(raw, &mut buffers) {
+            Ok(text) => self.push_text(origin, Path::new(key), text),
+            Err(e) => self.reject_file(origin, &e.to_string()),
+        };
+        buffers.trim();
+        self.buffers = buffers;
+        outcome
     }
 
-    /// `read` gets the parser's file buffers (taken out for the call, so that the records it
-    /// hands over can be pushed meanwhile) and a callback for each item.
-    fn push_items(
-        &mut self,
-        origin: &str,
-        read: impl FnOnce(
-            &mut files::FileBuffers,
-            &mut dyn FnMut(Position, Result<&str, ItemError<'_>>),
-        ) -> Result<Option<SkipKind>, files::FileError>,
-    ) -> FileOutcome {
-        let (mut records, mut rejected, mut filtered) = (0, 0, 0);
-        let mut buffers = std::mem::take(&mut self.buffers);
-        let read = read(&mut buffers, &mut |position, item| {
-            records += 1;
+    /// Every record of a file's `text` (`name`: its path or key). A trail file as CloudTrail
+    /// writes it is parsed in one pass ([`files::each_trail_record`]); any other text, or a
+    /// trail file that pass gives up on, is split first and then parsed, as every file was
+    /// before. What the one pass added is taken back first, so a file that turns out to be bad
+    /// is rejected whole either way.
+    fn push_text(&mut self, origin: &str, name: &Path, text: &str) -> FileOutcome {
+        let mark = (self.out.len(), self.builder.len());
+        let mut counts = Counts::default();
+        let one_pass = files::each_trail_record(text, |position, record, parsed| {
+            counts.records += 1;
+            let outcome = self.push_parsed(origin, Some(&position), record, parsed, |_| {});
+            counts.add(outcome);
+        });
+        if one_pass.is_some() {
+            return counts.read();
+        }
+        self.take_back(mark);
+        let mut counts = Counts::default();
+        let read = files::for_each_item_of(name, text, |position, item| {
+            counts.records += 1;
             match item {
-                Ok(record) => match self.push(origin, Some(&position), record) {
-                    Outcome::Accepted => {}
-                    Outcome::Filtered => filtered += 1,
-                    Outcome::Rejected => rejected += 1,
-                },
+                Ok(record) => {
+                    let outcome = self.push(origin, Some(&position), record);
+                    counts.add(outcome);
+                }
                 Err(ItemError { reason, text }) => {
-                    rejected += 1;
+                    counts.rejected += 1;
                     self.reject(origin, Some(&position), &reason, text)
                 }
             }
         });
-        self.buffers = buffers;
         match read {
-            Ok(None) => FileOutcome::Read {
-                records,
-                rejected,
-                filtered,
-            },
+            Ok(None) => counts.read(),
             Ok(Some(kind)) => FileOutcome::Skipped(kind),
             Err(e) => self.reject_file(origin, &e.to_string()),
         }
+    }
+
+    /// Forgets every row and rejection added since `mark` (the length of the output and of the
+    /// batch being built then), keeping the rows from before it.
+    fn take_back(&mut self, (out_len, rows): (usize, usize)) {
+        // The rows from before the mark are at the start of the first batch finished since, or
+        // still in the builder when none was.
+        let finished = self.out.drain(out_len..).find_map(|item| match item {
+            Parsed::Batch(batch) => Some(batch),
+            Parsed::Rejected(_) => None,
+        });
+        let building = self.builder.finish();
+        let kept = finished.unwrap_or(building);
+        if rows > 0 {
+            self.out.push(Parsed::Batch(kept.slice(0, rows)));
+        }
+        self.builder_day = None;
     }
 
     /// Full batches and rejections, in the order they happened.
@@ -284,6 +324,32 @@ impl RecordParser {
     /// What is left: the last, partly filled batch.
     pub fn flush(&mut self) -> Option<RecordBatch> {
         (!self.builder.is_empty()).then(|| self.builder.finish())
+    }
+}
+
+/// A file's items as they are pushed: how many, and how many did not land.
+#[derive(Default)]
+struct Counts {
+    records: u64,
+    rejected: u64,
+    filtered: u64,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Accepted => {}
+            Outcome::Filtered => self.filtered += 1,
+            Outcome::Rejected => self.rejected += 1,
+        }
+    }
+
+    fn read(self) -> FileOutcome {
+        FileOutcome::Read {
+            records: self.records,
+            rejected: self.rejected,
+            filtered: self.filtered,
+        }
     }
 }
 
@@ -626,6 +692,82 @@ mod tests {
                 days
             })
             .collect()
+    }
+
+    /// The eventIDs of every row handed over, and the rejections' (origin, whole file?).
+    fn ids_and_rejections(parser: &mut RecordParser) -> (Vec<String>, Vec<(String, bool)>) {
+        let (mut ids, mut rejected) = (Vec::new(), Vec::new());
+        let mut batches = Vec::new();
+        for item in parser.drain() {
+            match item {
+                Parsed::Batch(b) => batches.push(b),
+                Parsed::Rejected(r) => rejected.push((r.origin, r.whole_file)),
+            }
+        }
+        batches.extend(parser.flush());
+        for b in batches {
+            let column = b.column(schema::column_index(schema::EVENT_ID));
+            ids.extend(
+                column
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap().to_owned()),
+            );
+        }
+        (ids, rejected)
+    }
+
+    #[test]
+    fn a_trail_file_found_bad_late_is_rejected_whole_and_takes_nothing_else_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let trail = |name: &str, records: &[String], tail: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(
+                &path,
+                format!(r#"{{"Records":[{}{tail}"#, records.join(",")),
+            )
+            .unwrap();
+            path
+        };
+        let good: Vec<String> = (0..10).map(|i| record(1, i)).collect();
+        // A file whose last record is cut off: its first records are parsed (and batches of
+        // them finished: more than BATCH_ROWS) before the cut is found.
+        let long: Vec<String> = (0..BATCH_ROWS + 100).map(|i| record(2, i)).collect();
+        // A short one: its records are still in the batch being built when the cut is found.
+        let short: Vec<String> = (0..3).map(|i| record(3, i)).collect();
+        // An item the one pass does not take (not an object): read again the general way.
+        let mixed = [record(4, 0), "\"text\"".to_owned(), record(4, 1)];
+        let files = [
+            trail("good.json", &good, "]}"),
+            trail("long.json", &long, r#",{"eventTime":"2024-05-02T"#),
+            trail("short.json", &short, r#",{"eventTime":"2024-05-03T"#),
+            trail("mixed.json", &mixed, "]}"),
+            trail("good2.json", &[record(5, 0)], "]}"),
+        ];
+        let mut parser = RecordParser::new(Filters::default());
+        let outcomes: Vec<String> = files
+            .iter()
+            .map(|f| format!("{:?}", parser.push_file(f)))
+            .collect();
+        let (ids, rejected) = ids_and_rejections(&mut parser);
+        let expected: Vec<String> = ["1-0", "1-1", "1-2", "1-3", "1-4", "1-5", "1-6", "1-7"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(["1-8", "1-9", "4-0", "4-1", "5-0"].map(str::to_owned))
+            .collect();
+        assert_eq!(ids, expected);
+        let origin = |f: usize| files[f].to_string_lossy().into_owned();
+        assert_eq!(
+            rejected,
+            vec![(origin(1), true), (origin(2), true), (origin(3), false)]
+        );
+        assert_eq!(
+            outcomes[0],
+            "Read { records: 10, rejected: 0, filtered: 0 }"
+        );
+        assert_eq!(outcomes[1], "Rejected");
+        assert_eq!(outcomes[2], "Rejected");
+        assert_eq!(outcomes[3], "Read { records: 3, rejected: 1, filtered: 0 }");
     }
 
     #[test]

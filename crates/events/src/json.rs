@@ -67,9 +67,17 @@ pub fn fields_and_maps_of<'a, const N: usize, const M: usize>(
     first_map: usize,
 ) -> serde_json::Result<Option<Fields<'a, N, M>>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let out = FieldsSeed { names, first_map }.deserialize(&mut de)?;
+    let out = fields_and_maps_seed(names, first_map).deserialize(&mut de)?;
     de.end()?;
     Ok(out)
+}
+
+/// What [`fields_and_maps_of`] reads, for a deserializer that is already at the object.
+pub(crate) fn fields_and_maps_seed<'n, 'de, const N: usize, const M: usize>(
+    names: &'n [&'n str; N],
+    first_map: usize,
+) -> impl DeserializeSeed<'de, Value = Option<Fields<'de, N, M>>> + 'n {
+    FieldsSeed { names, first_map }
 }
 
 struct FieldsSeed<'n, const N: usize, const M: usize> {

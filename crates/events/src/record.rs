@@ -15,8 +15,11 @@ use std::fmt;
 
 use serde_json::value::RawValue;
 
+use serde::de::DeserializeSeed;
+
 use crate::json::{
-    Fields, bool_of, fields_and_maps_of, fields_of, json_kind, map_of, string_of, text_of, truncate,
+    Fields, bool_of, fields_and_maps_of, fields_and_maps_seed, fields_of, json_kind, map_of,
+    string_of, text_of, truncate,
 };
 
 use crate::schema::{
@@ -149,14 +152,48 @@ const EVENT_TIME_SLOT: usize = FIRST_MAP + MAP_COLUMNS.len();
 
 /// Parses one record. `text` is the record's JSON exactly as received.
 pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
-    let Fields { raw: slots, maps } =
-        match fields_and_maps_of::<{ TOP_LEVEL.len() }, { MAP_COLUMNS.len() }>(
-            text, &TOP_LEVEL, FIRST_MAP,
-        ) {
-            Ok(Some(fields)) => fields,
-            Ok(None) => return Err(RecordError::NotAnObject(json_kind(text))),
-            Err(e) => return Err(RecordError::NotJson(e.to_string())),
-        };
+    match fields_and_maps_of::<{ TOP_LEVEL.len() }, { MAP_COLUMNS.len() }>(
+        text, &TOP_LEVEL, FIRST_MAP,
+    ) {
+        Ok(Some(fields)) => row_of(text, fields),
+        Ok(None) => Err(RecordError::NotAnObject(json_kind(text))),
+        Err(e) => Err(RecordError::NotJson(e.to_string())),
+    }
+}
+
+/// Parses the JSON object at the start of `rest` (a record inside a file), and returns what
+/// [`parse_record`] returns for its text with the text's length: the record's end is found by
+/// the pass that parses it, so a file's records are scanned once, not once to split the file and
+/// again to parse each (`files::each_trail_record`). `None` when `rest` does not start with a
+/// whole, well-formed JSON object: the caller reads the file the general way, which says what is
+/// wrong with it.
+pub fn parse_record_prefix(rest: &str) -> Option<(Result<Row<'_>, RecordError>, usize)> {
+    if !rest.starts_with('{') {
+        return None;
+    }
+    let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<TopLevel<'_>>();
+    let TopLevel(fields) = stream.next()?.ok()?;
+    let len = stream.byte_offset();
+    Some((row_of(&rest[..len], fields?), len))
+}
+
+/// A record's top-level fields as [`parse_record`] reads them, for a stream deserializer.
+struct TopLevel<'a>(Option<Fields<'a, { TOP_LEVEL.len() }, { MAP_COLUMNS.len() }>>);
+
+impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        fields_and_maps_seed(&TOP_LEVEL, FIRST_MAP)
+            .deserialize(de)
+            .map(TopLevel)
+    }
+}
+
+/// The row of a record whose top-level fields were read from its `text`.
+fn row_of<'a>(
+    text: &'a str,
+    fields: Fields<'a, { TOP_LEVEL.len() }, { MAP_COLUMNS.len() }>,
+) -> Result<Row<'a>, RecordError> {
+    let Fields { raw: slots, maps } = fields;
     // The scan above skips strings without decoding their escapes, so a lone surrogate would
     // pass and then be stored in `eventJson` as JSON that no reader accepts.
     if let Some((at, escape)) = lone_surrogate(text) {

@@ -20,6 +20,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::json::{Key, json_kind, scalars_are_none};
+use crate::record::{RecordError, Row, parse_record_prefix};
 
 mod discover;
 
@@ -136,7 +137,7 @@ impl FileBuffers {
     }
 
     /// Gives back what one big file made the buffers grow to.
-    fn trim(&mut self) {
+    pub fn trim(&mut self) {
         for buffer in [&mut self.raw, &mut self.text] {
             if buffer.capacity() > KEEP_BYTES {
                 *buffer = Vec::new();
@@ -221,20 +222,21 @@ pub fn for_each_item_with(
     read
 }
 
-/// [`for_each_item_with`] for a file already in memory (an S3 object): `name` is its key, `raw`
-/// its bytes, gzipped or not.
-pub fn for_each_item_in(
-    name: &Path,
-    raw: Vec<u8>,
-    buffers: &mut FileBuffers,
-    each: impl FnMut(Position, Result<&str, ItemError<'_>>),
-) -> Result<Option<SkipKind>, FileError> {
-    let read = text_of(&raw, &mut buffers.text).and_then(|text| for_each_item_of(name, text, each));
-    buffers.trim();
-    read
+/// The text of the file at `path`, gunzipped when its bytes say gzip, read into `buffers`; call
+/// [`FileBuffers::trim`] once done with it.
+pub fn read_text<'b>(path: &Path, buffers: &'b mut FileBuffers) -> Result<&'b str, FileError> {
+    buffers.read(path)
 }
 
-fn for_each_item_of(
+/// [`read_text`] for a file already in memory (an S3 object): `raw` is its bytes, gzipped or not.
+pub fn object_text(raw: Vec<u8>, buffers: &mut FileBuffers) -> Result<&str, FileError> {
+    buffers.raw = raw;
+    text_of(&buffers.raw, &mut buffers.text)
+}
+
+/// Every item of a file's `text` ([`read_text`]), in order: `path` names the file (its name
+/// tells JSON Lines apart).
+pub fn for_each_item_of(
     path: &Path,
     text: &str,
     mut each: impl FnMut(Position, Result<&str, ItemError<'_>>),
@@ -294,6 +296,49 @@ pub fn extract<'a>(path: &Path, text: &'a str) -> Result<Contents<'a>, FileError
             }
         }
     }
+}
+
+/// The records of a trail file as CloudTrail writes it, `{"Records":[{…},…]}`, each parsed in the
+/// pass that finds it ([`parse_record_prefix`]): `each` gets a record's position, its exact text
+/// (the slice [`for_each_item_of`] gives) and what [`parse_record`] makes of that text. Splitting
+/// a file first and then parsing each record scanned every byte twice, and the split was ~5% of
+/// a convert's CPU on real-shaped trails (BENCHMARKS.md, issue 15 session 25).
+///
+/// `None` as soon as the text is anything else: another document shape, keys around `Records`,
+/// an item that is not an object, a syntax error or a truncation. Records handed to `each`
+/// before that are then to be forgotten, and the file read with [`for_each_item_of`], which
+/// takes every shape and says what is wrong with a bad file.
+///
+/// [`parse_record`]: crate::record::parse_record
+pub fn each_trail_record<'a>(
+    text: &'a str,
+    mut each: impl FnMut(Position, &'a str, Result<Row<'a>, RecordError>),
+) -> Option<()> {
+    // JSON's whitespace only: anything else between tokens is for the general reader to reject.
+    let skip_ws = |s: &'a str| s.trim_start_matches([' ', '\t', '\n', '\r']);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let after_key = skip_ws(skip_ws(text).strip_prefix('{')?).strip_prefix("\"Records\"")?;
+    let mut rest = skip_ws(skip_ws(skip_ws(after_key).strip_prefix(':')?).strip_prefix('[')?);
+    if let Some(after) = rest.strip_prefix(']') {
+        rest = after;
+    } else {
+        for i in 0.. {
+            let (row, len) = parse_record_prefix(rest)?;
+            each(Position::Index("Records", i), &rest[..len], row);
+            rest = skip_ws(&rest[len..]);
+            match rest.as_bytes().first()? {
+                b',' => rest = skip_ws(&rest[1..]),
+                b']' => {
+                    rest = &rest[1..];
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    skip_ws(skip_ws(rest).strip_prefix('}')?)
+        .is_empty()
+        .then_some(())
 }
 
 /// A bare array or JSON Lines file is CloudTrail only if some item looks like a record; otherwise
@@ -574,6 +619,83 @@ mod tests {
         }
     }
 
+    /// What the one-pass reader hands over: (position, text, the row or error, as Debug text).
+    fn one_pass(text: &str) -> Option<Vec<(Position, String, String)>> {
+        let mut out = Vec::new();
+        each_trail_record(text, |position, record, parsed| {
+            out.push((position, record.to_owned(), format!("{parsed:?}")))
+        })?;
+        Some(out)
+    }
+
+    /// The same from splitting the file first, then parsing each record.
+    fn split_then_parse(text: &str) -> Vec<(Position, String, String)> {
+        let mut out = Vec::new();
+        for_each_item_of(Path::new("x.json"), text, |position, item| {
+            let record = item.unwrap();
+            let parsed = crate::record::parse_record(record);
+            out.push((position, record.to_owned(), format!("{parsed:?}")))
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn trail_files_parsed_in_one_pass_give_what_splitting_then_parsing_gives() {
+        let corpus = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/corpus/real-records.jsonl"
+        ))
+        .unwrap();
+        // Every corpus record (some have no eventTime, some escapes and nested arrays), then
+        // records the parser rejects but that are JSON objects all the same.
+        let mut recs: Vec<&str> = corpus.lines().filter(|l| l.starts_with('{')).collect();
+        assert!(recs.len() > 1000);
+        recs.extend([
+            r#"{"eventTime":"yesterday","eventName":"X"}"#,
+            r#"{"eventTime":"2024-05-01T10:00:00Z","a":"\ud800"}"#,
+            r#"{}"#,
+            r#"{ "eventTime" : "2024-05-01T10:00:00Z" , "n" : [ 1 , { } ] }"#,
+        ]);
+        for (sep, trail) in [
+            (",", format!(r#"{{"Records":[{}]}}"#, recs.join(","))),
+            (
+                "whitespace",
+                format!(
+                    "\u{feff} \n{{ \"Records\" :\t[\r\n{}\n] }}\n",
+                    recs.join(" ,\n ")
+                ),
+            ),
+        ] {
+            let fast = one_pass(&trail).unwrap_or_else(|| panic!("one pass gave up ({sep})"));
+            assert_eq!(fast.len(), recs.len());
+            assert_eq!(fast, split_then_parse(&trail), "{sep}");
+        }
+        assert_eq!(one_pass(r#"{"Records":[]}"#), Some(vec![]));
+    }
+
+    #[test]
+    fn the_one_pass_reader_gives_up_on_anything_but_a_plain_trail_file() {
+        let rec = r#"{"eventTime":"2024-05-01T10:00:00Z"}"#;
+        for text in [
+            format!(r#"{{"Records":[{rec},{rec}]"#),        // truncated
+            format!(r#"{{"Records":[{rec},{rec}}}"#),       // array not closed
+            format!(r#"{{"Records":[{rec} {rec}]}}"#),      // no comma
+            format!(r#"{{"Records":[{rec},]}}"#),           // trailing comma
+            format!(r#"{{"Records":[{rec},"text"]}}"#),     // not an object
+            format!(r#"{{"Records":[{rec}],"Other":1}}"#),  // keys after
+            format!(r#"{{"Other":1,"Records":[{rec}]}}"#),  // keys before
+            format!(r#"{{"Records":[{rec}]}} {{}}"#),       // a second document
+            r#"{"Records":[{"eventTime":"x"]}"#.to_owned(), // syntax error in a record
+            format!("{{\"Records\":[{rec}]}}\u{a0}"),       // not JSON whitespace
+            format!(r#"{{"Events":[{rec}]}}"#),
+            format!("[{rec}]"),
+            format!("{rec}\n{rec}\n"),
+        ] {
+            assert_eq!(one_pass(&text), None, "{text}");
+        }
+    }
+
     #[test]
     fn every_envelope_yields_the_exact_record_text() {
         let rec = r#"{"eventTime":"2024-05-01T10:00:00Z", "n": 1.0}"#;
@@ -612,10 +734,12 @@ mod tests {
     /// The items of `raw` read with `buffers`, as the record texts or the file's error.
     fn read_with(buffers: &mut FileBuffers, raw: Vec<u8>) -> Result<Vec<String>, String> {
         let mut items = Vec::new();
-        for_each_item_in(Path::new("f.json.gz"), raw, buffers, |_, item| {
+        let text = object_text(raw, buffers).map_err(|e| e.to_string())?;
+        for_each_item_of(Path::new("f.json.gz"), text, |_, item| {
             items.push(item.map(str::to_owned).unwrap_or_else(|e| e.reason));
         })
         .map_err(|e| e.to_string())?;
+        buffers.trim();
         Ok(items)
     }
 
