@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -46,55 +47,82 @@ pub fn fields_of<'a, const N: usize>(
     text: &'a str,
     names: &[&str; N],
 ) -> serde_json::Result<Option<[Option<&'a RawValue>; N]>> {
-    Ok(fields_and_maps_of::<N, 0>(text, names, 0)?.map(|f| f.raw))
+    Ok(fields_and_maps_of::<N, 0, ()>(text, names, 0)?.map(|f| f.raw))
 }
 
 /// The named fields of an object: the `M` from `first_map` on read as map entries ([`map_of`])
-/// in the same pass, the others as raw JSON.
-pub struct Fields<'a, const N: usize, const M: usize> {
-    /// `None` where the field is absent, and for the map fields.
+/// in the same pass, those `X` takes read by it ([`Nested`]), the others as raw JSON.
+pub struct Fields<'a, const N: usize, const M: usize, X = ()> {
+    /// `None` where the field is absent, and for the map fields and those `nested` took.
     pub raw: [Option<&'a RawValue>; N],
     /// `None` where the field is absent or not an object.
     pub maps: [Option<MapEntries<'a>>; M],
+    pub nested: X,
+}
+
+/// Fields of an object that are objects themselves, read in the pass that reads their parent
+/// instead of captured as raw text and scanned again: a record's `userIdentity` holds its
+/// `sessionContext`, which holds `sessionIssuer`, and each level read from its parent's raw text
+/// scanned the innermost bytes up to four times (BENCHMARKS.md, issue 15 session 25).
+pub(crate) trait Nested<'de>: Default {
+    /// Reads the value of field `slot` (an index into the names) from `map` and returns `true`,
+    /// or returns `false` without reading it: that field is captured raw.
+    fn read<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<bool, A::Error>;
+}
+
+/// No field is read nested.
+impl<'de> Nested<'de> for () {
+    fn read<A: MapAccess<'de>>(&mut self, _: usize, _: &mut A) -> Result<bool, A::Error> {
+        Ok(false)
+    }
 }
 
 /// [`fields_of`], with the fields `first_map..first_map + M` read as map entries while the
 /// object is read, not captured raw and parsed again: a record's `requestParameters` and
 /// `responseElements` are often most of its text.
-pub fn fields_and_maps_of<'a, const N: usize, const M: usize>(
+pub(crate) fn fields_and_maps_of<'a, const N: usize, const M: usize, X: Nested<'a>>(
     text: &'a str,
     names: &[&str; N],
     first_map: usize,
-) -> serde_json::Result<Option<Fields<'a, N, M>>> {
+) -> serde_json::Result<Option<Fields<'a, N, M, X>>> {
     let mut de = serde_json::Deserializer::from_str(text);
     let out = fields_and_maps_seed(names, first_map).deserialize(&mut de)?;
     de.end()?;
     Ok(out)
 }
 
-/// What [`fields_and_maps_of`] reads, for a deserializer that is already at the object.
-pub(crate) fn fields_and_maps_seed<'n, 'de, const N: usize, const M: usize>(
+/// What [`fields_and_maps_of`] reads, with the fields `X` takes read by it, for a deserializer
+/// that is at the object.
+pub(crate) fn fields_and_maps_seed<'n, const N: usize, const M: usize, X>(
     names: &'n [&'n str; N],
     first_map: usize,
-) -> impl DeserializeSeed<'de, Value = Option<Fields<'de, N, M>>> + 'n {
-    FieldsSeed { names, first_map }
+) -> FieldsSeed<'n, N, M, X> {
+    FieldsSeed {
+        names,
+        first_map,
+        nested: PhantomData,
+    }
 }
 
-struct FieldsSeed<'n, const N: usize, const M: usize> {
+pub(crate) struct FieldsSeed<'n, const N: usize, const M: usize, X> {
     names: &'n [&'n str; N],
     first_map: usize,
+    /// `fn() -> X`: the seed makes an `X`, it holds none (no lifetime bound on `X`).
+    nested: PhantomData<fn() -> X>,
 }
 
-impl<'de, const N: usize, const M: usize> DeserializeSeed<'de> for FieldsSeed<'_, N, M> {
-    type Value = Option<Fields<'de, N, M>>;
+impl<'de, const N: usize, const M: usize, X: Nested<'de>> DeserializeSeed<'de>
+    for FieldsSeed<'_, N, M, X>
+{
+    type Value = Option<Fields<'de, N, M, X>>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
         de.deserialize_any(self)
     }
 }
 
-impl<'de, const N: usize, const M: usize> Visitor<'de> for FieldsSeed<'_, N, M> {
-    type Value = Option<Fields<'de, N, M>>;
+impl<'de, const N: usize, const M: usize, X: Nested<'de>> Visitor<'de> for FieldsSeed<'_, N, M, X> {
+    type Value = Option<Fields<'de, N, M, X>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -104,6 +132,7 @@ impl<'de, const N: usize, const M: usize> Visitor<'de> for FieldsSeed<'_, N, M> 
         let mut out = Fields {
             raw: [None; N],
             maps: std::array::from_fn(|_| None),
+            nested: X::default(),
         };
         let mut exact = [false; N];
         while let Some(key) = map.next_key::<Key<'de>>()? {
@@ -124,7 +153,7 @@ impl<'de, const N: usize, const M: usize> Visitor<'de> for FieldsSeed<'_, N, M> 
                         .and_then(|m| out.maps.get_mut(m))
                     {
                         *slot = map.next_value_seed(MapSeed)?;
-                    } else {
+                    } else if !out.nested.read(i, &mut map)? {
                         out.raw[i] = Some(map.next_value::<&'de RawValue>()?);
                     }
                     exact[i] = is_exact;

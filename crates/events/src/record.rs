@@ -15,11 +15,11 @@ use std::fmt;
 
 use serde_json::value::RawValue;
 
-use serde::de::DeserializeSeed;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::json::{
-    Fields, bool_of, fields_and_maps_of, fields_and_maps_seed, fields_of, json_kind, map_of,
-    string_of, text_of, truncate,
+    Fields, Nested, bool_of, fields_and_maps_of, fields_and_maps_seed, fields_of, json_kind,
+    map_of, scalars_are_none, string_of, text_of, truncate,
 };
 
 use crate::schema::{
@@ -152,9 +152,7 @@ const EVENT_TIME_SLOT: usize = FIRST_MAP + MAP_COLUMNS.len();
 
 /// Parses one record. `text` is the record's JSON exactly as received.
 pub fn parse_record(text: &str) -> Result<Row<'_>, RecordError> {
-    match fields_and_maps_of::<{ TOP_LEVEL.len() }, { MAP_COLUMNS.len() }>(
-        text, &TOP_LEVEL, FIRST_MAP,
-    ) {
+    match fields_and_maps_of(text, &TOP_LEVEL, FIRST_MAP) {
         Ok(Some(fields)) => row_of(text, fields),
         Ok(None) => Err(RecordError::NotAnObject(json_kind(text))),
         Err(e) => Err(RecordError::NotJson(e.to_string())),
@@ -177,8 +175,11 @@ pub fn parse_record_prefix(rest: &str) -> Option<(Result<Row<'_>, RecordError>, 
     Some((row_of(&rest[..len], fields?), len))
 }
 
-/// A record's top-level fields as [`parse_record`] reads them, for a stream deserializer.
-struct TopLevel<'a>(Option<Fields<'a, { TOP_LEVEL.len() }, { MAP_COLUMNS.len() }>>);
+/// A record's top-level fields as [`parse_record`] reads them.
+type TopFields<'a> = Fields<'a, { TOP_LEVEL.len() }, { MAP_COLUMNS.len() }, TopNested<'a>>;
+
+/// [`TopFields`] for a stream deserializer.
+struct TopLevel<'a>(Option<TopFields<'a>>);
 
 impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
@@ -189,11 +190,12 @@ impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
 }
 
 /// The row of a record whose top-level fields were read from its `text`.
-fn row_of<'a>(
-    text: &'a str,
-    fields: Fields<'a, { TOP_LEVEL.len() }, { MAP_COLUMNS.len() }>,
-) -> Result<Row<'a>, RecordError> {
-    let Fields { raw: slots, maps } = fields;
+fn row_of<'a>(text: &'a str, fields: TopFields<'a>) -> Result<Row<'a>, RecordError> {
+    let Fields {
+        raw: slots,
+        maps,
+        nested,
+    } = fields;
     // The scan above skips strings without decoding their escapes, so a lone surrogate would
     // pass and then be stored in `eventJson` as JSON that no reader accepts.
     if let Some((at, escape)) = lone_surrogate(text) {
@@ -226,10 +228,36 @@ fn row_of<'a>(
     let rest = &slots[EVENT_TIME_SLOT + 1..];
     row.read_only = rest[0].and_then(bool_of);
     row.management_event = rest[1].and_then(bool_of);
-    row.user_identity = rest[2].and_then(user_identity_of);
-    row.resources = rest[3].and_then(resources_of);
-    row.tls_details = rest[4].and_then(|raw| string_struct_of(raw, &TLS_DETAILS_FIELDS));
+    row.user_identity = nested.user_identity;
+    row.resources = nested.resources;
+    row.tls_details = nested.tls_details;
     Ok(row)
+}
+
+const USER_IDENTITY_SLOT: usize = EVENT_TIME_SLOT + 3;
+const RESOURCES_SLOT: usize = EVENT_TIME_SLOT + 4;
+const TLS_DETAILS_SLOT: usize = EVENT_TIME_SLOT + 5;
+
+/// The top-level fields that are objects or arrays of objects, read where they stand.
+#[derive(Default)]
+struct TopNested<'a> {
+    user_identity: Option<UserIdentity<'a>>,
+    resources: Option<Vec<StringFields<'a, 4>>>,
+    tls_details: Option<StringFields<'a, 4>>,
+}
+
+impl<'de> Nested<'de> for TopNested<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<bool, A::Error> {
+        match slot {
+            USER_IDENTITY_SLOT => self.user_identity = map.next_value_seed(UserIdentitySeed)?,
+            RESOURCES_SLOT => self.resources = map.next_value_seed(ResourcesSeed)?,
+            TLS_DETAILS_SLOT => {
+                self.tls_details = map.next_value_seed(StringStructSeed(&TLS_DETAILS_FIELDS))?
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 }
 
 /// The first `\uXXXX` escape that is half of a surrogate pair without its other half, with its
@@ -261,58 +289,162 @@ fn lone_surrogate(text: &str) -> Option<(usize, &str)> {
     None
 }
 
-fn user_identity_of(raw: &RawValue) -> Option<UserIdentity<'_>> {
-    const NAMES: [&str; 12] = concat(
-        USER_IDENTITY_STRINGS,
-        [SESSION_CONTEXT, ON_BEHALF_OF, IN_SCOPE_OF],
-    );
-    let slots = object_fields(raw, &NAMES)?;
-    let mut ui = UserIdentity::default();
-    for (i, slot) in slots[..USER_IDENTITY_STRINGS.len()].iter().enumerate() {
-        ui.strings[i] = slot.and_then(text_of);
+/// `userIdentity`: `None` when it is not an object.
+struct UserIdentitySeed;
+
+const IDENTITY_NAMES: [&str; 12] = concat(
+    USER_IDENTITY_STRINGS,
+    [SESSION_CONTEXT, ON_BEHALF_OF, IN_SCOPE_OF],
+);
+const SESSION_CONTEXT_SLOT: usize = USER_IDENTITY_STRINGS.len();
+
+impl<'de> DeserializeSeed<'de> for UserIdentitySeed {
+    type Value = Option<UserIdentity<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        let fields = fields_and_maps_seed::<{ IDENTITY_NAMES.len() }, 0, IdentityNested<'de>>(
+            &IDENTITY_NAMES,
+            IDENTITY_NAMES.len(),
+        )
+        .deserialize(de)?;
+        Ok(fields.map(
+            |Fields {
+                 raw: slots, nested, ..
+             }| {
+                let mut ui = UserIdentity::default();
+                for (i, slot) in slots[..USER_IDENTITY_STRINGS.len()].iter().enumerate() {
+                    ui.strings[i] = slot.and_then(text_of);
+                }
+                ui.session_context = nested.0;
+                ui.on_behalf_of = slots[10].and_then(|r| string_struct_of(r, &ON_BEHALF_OF_FIELDS));
+                ui.in_scope_of = slots[11].and_then(|r| string_struct_of(r, &IN_SCOPE_OF_FIELDS));
+                ui
+            },
+        ))
     }
-    ui.session_context = slots[9].and_then(session_context_of);
-    ui.on_behalf_of = slots[10].and_then(|r| string_struct_of(r, &ON_BEHALF_OF_FIELDS));
-    ui.in_scope_of = slots[11].and_then(|r| string_struct_of(r, &IN_SCOPE_OF_FIELDS));
-    Some(ui)
 }
 
-fn session_context_of(raw: &RawValue) -> Option<SessionContext<'_>> {
-    const NAMES: [&str; 7] = concat(
-        [ATTRIBUTES, SESSION_ISSUER, WEB_ID_FEDERATION_DATA],
-        SESSION_CONTEXT_STRINGS,
-    );
-    let slots = object_fields(raw, &NAMES)?;
-    let mut sc = SessionContext {
-        attributes: slots[0].and_then(|raw| {
-            let a = object_fields(raw, &[CREATION_DATE, MFA_AUTHENTICATED])?;
-            let created = a[0]
-                .and_then(string_of)
-                .and_then(|s| parse_timestamp_micros(&s));
-            Some((created, a[1].and_then(text_of)))
-        }),
-        session_issuer: slots[1].and_then(|r| string_struct_of(r, &SESSION_ISSUER_FIELDS)),
-        web_id_federation_data: slots[2].and_then(|raw| {
-            let w = object_fields(raw, &[FEDERATED_PROVIDER, ATTRIBUTES])?;
-            Some((w[0].and_then(text_of), w[1].and_then(map_of)))
-        }),
-        ..SessionContext::default()
-    };
-    for (i, slot) in slots[3..].iter().enumerate() {
-        sc.strings[i] = slot.and_then(text_of);
+/// `userIdentity.sessionContext`, read where it stands.
+#[derive(Default)]
+struct IdentityNested<'a>(Option<SessionContext<'a>>);
+
+impl<'de> Nested<'de> for IdentityNested<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<bool, A::Error> {
+        if slot != SESSION_CONTEXT_SLOT {
+            return Ok(false);
+        }
+        self.0 = map.next_value_seed(SessionContextSeed)?;
+        Ok(true)
     }
-    Some(sc)
 }
 
-fn resources_of(raw: &RawValue) -> Option<Vec<StringFields<'_, 4>>> {
-    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).ok()?;
-    // An element that is not an object becomes an all-NULL struct so positions stay meaningful.
-    Some(
-        items
-            .into_iter()
-            .map(|item| string_struct_of(item, &RESOURCE_FIELDS).unwrap_or_default())
-            .collect(),
-    )
+/// `sessionContext`: `None` when it is not an object.
+struct SessionContextSeed;
+
+const CONTEXT_NAMES: [&str; 7] = concat(
+    [ATTRIBUTES, SESSION_ISSUER, WEB_ID_FEDERATION_DATA],
+    SESSION_CONTEXT_STRINGS,
+);
+const SESSION_ISSUER_SLOT: usize = 1;
+
+impl<'de> DeserializeSeed<'de> for SessionContextSeed {
+    type Value = Option<SessionContext<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        let fields = fields_and_maps_seed::<{ CONTEXT_NAMES.len() }, 0, ContextNested<'de>>(
+            &CONTEXT_NAMES,
+            CONTEXT_NAMES.len(),
+        )
+        .deserialize(de)?;
+        Ok(fields.map(
+            |Fields {
+                 raw: slots, nested, ..
+             }| {
+                // `attributes` and `webIdentityFederationData` are small: read from their text.
+                let mut sc = SessionContext {
+                    attributes: slots[0].and_then(|raw| {
+                        let a = object_fields(raw, &[CREATION_DATE, MFA_AUTHENTICATED])?;
+                        let created = a[0]
+                            .and_then(string_of)
+                            .and_then(|s| parse_timestamp_micros(&s));
+                        Some((created, a[1].and_then(text_of)))
+                    }),
+                    session_issuer: nested.0,
+                    web_id_federation_data: slots[2].and_then(|raw| {
+                        let w = object_fields(raw, &[FEDERATED_PROVIDER, ATTRIBUTES])?;
+                        Some((w[0].and_then(text_of), w[1].and_then(map_of)))
+                    }),
+                    ..SessionContext::default()
+                };
+                for (i, slot) in slots[3..].iter().enumerate() {
+                    sc.strings[i] = slot.and_then(text_of);
+                }
+                sc
+            },
+        ))
+    }
+}
+
+/// `sessionContext.sessionIssuer`, read where it stands.
+#[derive(Default)]
+struct ContextNested<'a>(Option<StringFields<'a, { SESSION_ISSUER_FIELDS.len() }>>);
+
+impl<'de> Nested<'de> for ContextNested<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<bool, A::Error> {
+        if slot != SESSION_ISSUER_SLOT {
+            return Ok(false);
+        }
+        self.0 = map.next_value_seed(StringStructSeed(&SESSION_ISSUER_FIELDS))?;
+        Ok(true)
+    }
+}
+
+/// `resources`: `None` when it is not an array; an element that is not an object becomes an
+/// all-NULL struct so positions stay meaningful.
+struct ResourcesSeed;
+
+impl<'de> DeserializeSeed<'de> for ResourcesSeed {
+    type Value = Option<Vec<StringFields<'de, 4>>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResourcesSeed {
+    type Value = Option<Vec<StringFields<'de, 4>>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2));
+        while let Some(item) = seq.next_element_seed(StringStructSeed(&RESOURCE_FIELDS))? {
+            out.push(item.unwrap_or_default());
+        }
+        Ok(Some(out))
+    }
+
+    // Anything but an array is no list of resources: consume it.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    scalars_are_none!();
+}
+
+/// An object of string fields (`tlsDetails`, `sessionIssuer`, a resource), read where it
+/// stands: `None` when it is not an object.
+struct StringStructSeed<'n, const N: usize>(&'n [&'n str; N]);
+
+impl<'de, const N: usize> DeserializeSeed<'de> for StringStructSeed<'_, N> {
+    type Value = Option<StringFields<'de, N>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        let fields = fields_and_maps_seed::<N, 0, ()>(self.0, N).deserialize(de)?;
+        Ok(fields.map(|f| f.raw.map(|slot| slot.and_then(text_of))))
+    }
 }
 
 fn string_struct_of<'a, const N: usize>(
