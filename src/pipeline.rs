@@ -302,6 +302,10 @@ impl RecordParser {
     /// Forgets every row and rejection added since `mark` (the length of the output and of the
     /// batch being built then), keeping the rows from before it.
     fn take_back(&mut self, (out_len, rows): (usize, usize)) {
+        if self.out.len() == out_len && self.builder.len() == rows {
+            // Nothing was added (the file is not a trail file): the batch being built goes on.
+            return;
+        }
         // The rows from before the mark are at the start of the first batch finished since, or
         // still in the builder when none was.
         let finished = self.out.drain(out_len..).find_map(|item| match item {
@@ -768,6 +772,29 @@ mod tests {
         assert_eq!(outcomes[1], "Rejected");
         assert_eq!(outcomes[2], "Rejected");
         assert_eq!(outcomes[3], "Read { records: 3, rejected: 1, filtered: 0 }");
+    }
+
+    #[test]
+    fn files_of_other_shapes_go_on_filling_the_batch_being_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let trail = dir.path().join("trail.json");
+        let records: Vec<String> = (0..10).map(|i| record(1, i)).collect();
+        std::fs::write(&trail, format!(r#"{{"Records":[{}]}}"#, records.join(","))).unwrap();
+        let lines = dir.path().join("more.jsonl");
+        std::fs::write(&lines, format!("{}\n{}\n", record(1, 10), record(1, 11))).unwrap();
+        let mut parser = RecordParser::new(Filters::default());
+        parser.push_file(&trail);
+        parser.push_file(&lines);
+        // Read the general way, the JSON Lines file takes nothing back and ends no batch.
+        let mut sizes: Vec<usize> = parser
+            .drain()
+            .map(|p| match p {
+                Parsed::Batch(b) => b.num_rows(),
+                Parsed::Rejected(r) => panic!("rejected: {}", r.reason),
+            })
+            .collect();
+        sizes.extend(parser.flush().map(|b| b.num_rows()));
+        assert_eq!(sizes, vec![12]);
     }
 
     #[test]

@@ -301,8 +301,8 @@ pub fn extract<'a>(path: &Path, text: &'a str) -> Result<Contents<'a>, FileError
 /// The records of a trail file as CloudTrail writes it, `{"Records":[{…},…]}`, each parsed in the
 /// pass that finds it ([`parse_record_prefix`]): `each` gets a record's position, its exact text
 /// (the slice [`for_each_item_of`] gives) and what [`parse_record`] makes of that text. Splitting
-/// a file first and then parsing each record scanned every byte twice, and the split was ~5% of
-/// a convert's CPU on real-shaped trails (BENCHMARKS.md, issue 15 session 25).
+/// a file first and then parsing each record scanned every byte twice: the split took 0.2–0.9
+/// of the ~15 CPU-seconds of a 1 M real-shaped convert (BENCHMARKS.md, issue 15 session 25).
 ///
 /// `None` as soon as the text is anything else: another document shape, keys around `Records`,
 /// an item that is not an object, a syntax error or a truncation. Records handed to `each`
