@@ -297,6 +297,8 @@ const IDENTITY_NAMES: [&str; 12] = concat(
     [SESSION_CONTEXT, ON_BEHALF_OF, IN_SCOPE_OF],
 );
 const SESSION_CONTEXT_SLOT: usize = USER_IDENTITY_STRINGS.len();
+const ON_BEHALF_OF_SLOT: usize = SESSION_CONTEXT_SLOT + 1;
+const IN_SCOPE_OF_SLOT: usize = SESSION_CONTEXT_SLOT + 2;
 
 impl<'de> DeserializeSeed<'de> for UserIdentitySeed {
     type Value = Option<UserIdentity<'de>>;
@@ -316,8 +318,11 @@ impl<'de> DeserializeSeed<'de> for UserIdentitySeed {
                     ui.strings[i] = slot.and_then(text_of);
                 }
                 ui.session_context = nested.0;
-                ui.on_behalf_of = slots[10].and_then(|r| string_struct_of(r, &ON_BEHALF_OF_FIELDS));
-                ui.in_scope_of = slots[11].and_then(|r| string_struct_of(r, &IN_SCOPE_OF_FIELDS));
+                // Rare and small: read from their text.
+                ui.on_behalf_of = slots[ON_BEHALF_OF_SLOT]
+                    .and_then(|r| string_struct_of(r, &ON_BEHALF_OF_FIELDS));
+                ui.in_scope_of =
+                    slots[IN_SCOPE_OF_SLOT].and_then(|r| string_struct_of(r, &IN_SCOPE_OF_FIELDS));
                 ui
             },
         ))
