@@ -14,7 +14,8 @@
 //!   Ubuntu 22.04) builds without it, and so does a cross build.
 //!
 //! (BENCHMARKS.md, "Build", issue 15 session 26.) Only where the linker is known to take the
-//! flags: rustc's own default for `x86_64-unknown-linux-gnu`, rust-lld (`RUSTC_LINKER` unset).
+//! flags: rustc's own default for `x86_64-unknown-linux-gnu`, rust-lld (no `RUSTC_LINKER`, no
+//! linker flags among the rustflags).
 //! Another linker, e.g. the zig wrapper cargo-zigbuild sets for the release workflow's glibc
 //! 2.28 builds, may refuse them. Not in debug builds: the tests would link longer for nothing.
 
@@ -23,7 +24,13 @@ fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     let host = std::env::var("HOST").unwrap_or_default();
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
-    let default_linker = std::env::var_os("RUSTC_LINKER").is_none();
+    // A linker set in the configuration (`RUSTC_LINKER`) or chosen by flags (e.g. `-C
+    // linker-features=-lld` for the system's GNU ld, which has no `--icf`) is not rust-lld.
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let default_linker = std::env::var_os("RUSTC_LINKER").is_none()
+        && !["linker", "fuse-ld", "link-self-contained"]
+            .iter()
+            .any(|f| flags.contains(f));
     if target != "x86_64-unknown-linux-gnu" || !release || !default_linker {
         return;
     }
