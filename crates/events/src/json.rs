@@ -42,15 +42,7 @@ macro_rules! scalars_are_none {
 }
 pub(crate) use scalars_are_none;
 
-/// Deserializes an object keeping only the named fields as raw JSON. `Ok(None)`: not an object.
-pub fn fields_of<'a, const N: usize>(
-    text: &'a str,
-    names: &[&str; N],
-) -> serde_json::Result<Option<[Option<&'a RawValue>; N]>> {
-    Ok(fields_and_maps_of::<N, 0, ()>(text, names, 0)?.map(|f| f.raw))
-}
-
-/// The named fields of an object: the `M` from `first_map` on read as map entries ([`map_of`])
+/// The named fields of an object: the `M` from `first_map` on read as map entries ([`MapSeed`])
 /// in the same pass, those `X` takes read by it ([`Nested`]), the others as raw JSON.
 pub struct Fields<'a, const N: usize, const M: usize, X = ()> {
     /// `None` where the field is absent, and for the map fields and those `nested` took.
@@ -77,9 +69,10 @@ impl<'de> Nested<'de> for () {
     }
 }
 
-/// [`fields_of`], with the fields `first_map..first_map + M` read as map entries while the
-/// object is read, not captured raw and parsed again: a record's `requestParameters` and
-/// `responseElements` are often most of its text.
+/// An object's named fields as raw JSON, with the fields `first_map..first_map + M` read as map
+/// entries while the object is read, not captured raw and parsed again (a record's
+/// `requestParameters` and `responseElements` are often most of its text), and those `X` takes
+/// read by it. `Ok(None)`: not an object.
 pub(crate) fn fields_and_maps_of<'a, const N: usize, const M: usize, X: Nested<'a>>(
     text: &'a str,
     names: &[&str; N],
@@ -102,6 +95,14 @@ pub(crate) fn fields_and_maps_seed<'n, const N: usize, const M: usize, X>(
         first_map,
         nested: PhantomData,
     }
+}
+
+/// [`fields_and_maps_seed`] with no field read as map entries: an object's named fields, raw or
+/// read by `X`.
+pub(crate) fn fields_seed<'n, const N: usize, X>(
+    names: &'n [&'n str; N],
+) -> FieldsSeed<'n, N, 0, X> {
+    fields_and_maps_seed(names, N)
 }
 
 pub(crate) struct FieldsSeed<'n, const N: usize, const M: usize, X> {
@@ -232,7 +233,8 @@ pub fn bool_of(raw: &RawValue) -> Option<bool> {
     }
 }
 
-/// A value read as [`map_of`] reads it, from the deserializer that reaches it.
+/// A JSON object's top-level entries as map entries, from the deserializer that reaches it;
+/// `None` when the value is not an object.
 struct MapSeed;
 
 impl<'de> DeserializeSeed<'de> for MapSeed {
@@ -264,14 +266,6 @@ impl<'de> Visitor<'de> for MapSeed {
         Ok(None)
     }
     scalars_are_none!();
-}
-
-/// A JSON object's top-level entries as map entries; `None` when the value is not an object.
-pub fn map_of(raw: &RawValue) -> Option<MapEntries<'_>> {
-    MapSeed
-        .deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
-        .ok()
-        .flatten()
 }
 
 /// JSON text without insignificant whitespace; the text of strings and numbers is untouched.

@@ -13,13 +13,11 @@
 
 use std::fmt;
 
-use serde_json::value::RawValue;
-
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::json::{
-    Fields, Nested, bool_of, fields_and_maps_of, fields_and_maps_seed, fields_of, json_kind,
-    map_of, scalars_are_none, string_of, text_of, truncate,
+    Fields, Nested, bool_of, fields_and_maps_of, fields_and_maps_seed, fields_seed, json_kind,
+    scalars_are_none, string_of, text_of, truncate,
 };
 
 use crate::schema::{
@@ -304,41 +302,44 @@ impl<'de> DeserializeSeed<'de> for UserIdentitySeed {
     type Value = Option<UserIdentity<'de>>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        let fields = fields_and_maps_seed::<{ IDENTITY_NAMES.len() }, 0, IdentityNested<'de>>(
-            &IDENTITY_NAMES,
-            IDENTITY_NAMES.len(),
-        )
-        .deserialize(de)?;
-        Ok(fields.map(
-            |Fields {
-                 raw: slots, nested, ..
-             }| {
-                let mut ui = UserIdentity::default();
-                for (i, slot) in slots[..USER_IDENTITY_STRINGS.len()].iter().enumerate() {
-                    ui.strings[i] = slot.and_then(text_of);
-                }
-                ui.session_context = nested.0;
-                // Rare and small: read from their text.
-                ui.on_behalf_of = slots[ON_BEHALF_OF_SLOT]
-                    .and_then(|r| string_struct_of(r, &ON_BEHALF_OF_FIELDS));
-                ui.in_scope_of =
-                    slots[IN_SCOPE_OF_SLOT].and_then(|r| string_struct_of(r, &IN_SCOPE_OF_FIELDS));
-                ui
-            },
-        ))
+        let fields = fields_seed::<_, IdentityNested<'de>>(&IDENTITY_NAMES).deserialize(de)?;
+        Ok(fields.map(|Fields { raw, nested, .. }| {
+            let mut ui = UserIdentity {
+                session_context: nested.session_context,
+                on_behalf_of: nested.on_behalf_of,
+                in_scope_of: nested.in_scope_of,
+                ..UserIdentity::default()
+            };
+            for (i, slot) in raw[..USER_IDENTITY_STRINGS.len()].iter().enumerate() {
+                ui.strings[i] = slot.and_then(text_of);
+            }
+            ui
+        }))
     }
 }
 
-/// `userIdentity.sessionContext`, read where it stands.
+/// `userIdentity`'s objects, read where they stand.
 #[derive(Default)]
-struct IdentityNested<'a>(Option<SessionContext<'a>>);
+struct IdentityNested<'a> {
+    session_context: Option<SessionContext<'a>>,
+    on_behalf_of: Option<StringFields<'a, { ON_BEHALF_OF_FIELDS.len() }>>,
+    in_scope_of: Option<StringFields<'a, { IN_SCOPE_OF_FIELDS.len() }>>,
+}
 
 impl<'de> Nested<'de> for IdentityNested<'de> {
     fn read<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<bool, A::Error> {
-        if slot != SESSION_CONTEXT_SLOT {
-            return Ok(false);
+        match slot {
+            SESSION_CONTEXT_SLOT => {
+                self.session_context = map.next_value_seed(SessionContextSeed)?
+            }
+            ON_BEHALF_OF_SLOT => {
+                self.on_behalf_of = map.next_value_seed(StringStructSeed(&ON_BEHALF_OF_FIELDS))?
+            }
+            IN_SCOPE_OF_SLOT => {
+                self.in_scope_of = map.next_value_seed(StringStructSeed(&IN_SCOPE_OF_FIELDS))?
+            }
+            _ => return Ok(false),
         }
-        self.0 = map.next_value_seed(SessionContextSeed)?;
         Ok(true)
     }
 }
@@ -350,56 +351,68 @@ const CONTEXT_NAMES: [&str; 7] = concat(
     [ATTRIBUTES, SESSION_ISSUER, WEB_ID_FEDERATION_DATA],
     SESSION_CONTEXT_STRINGS,
 );
+const ATTRIBUTES_SLOT: usize = 0;
 const SESSION_ISSUER_SLOT: usize = 1;
+const WEB_ID_FEDERATION_DATA_SLOT: usize = 2;
+const CONTEXT_STRINGS_FROM: usize = 3;
+const ATTRIBUTE_NAMES: [&str; 2] = [CREATION_DATE, MFA_AUTHENTICATED];
+/// `webIdFederationData`: its provider, and its `attributes` read as map entries.
+const WEB_ID_NAMES: [&str; 2] = [FEDERATED_PROVIDER, ATTRIBUTES];
 
 impl<'de> DeserializeSeed<'de> for SessionContextSeed {
     type Value = Option<SessionContext<'de>>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        let fields = fields_and_maps_seed::<{ CONTEXT_NAMES.len() }, 0, ContextNested<'de>>(
-            &CONTEXT_NAMES,
-            CONTEXT_NAMES.len(),
-        )
-        .deserialize(de)?;
-        Ok(fields.map(
-            |Fields {
-                 raw: slots, nested, ..
-             }| {
-                // `attributes` and `webIdentityFederationData` are small: read from their text.
-                let mut sc = SessionContext {
-                    attributes: slots[0].and_then(|raw| {
-                        let a = object_fields(raw, &[CREATION_DATE, MFA_AUTHENTICATED])?;
-                        let created = a[0]
-                            .and_then(string_of)
-                            .and_then(|s| parse_timestamp_micros(&s));
-                        Some((created, a[1].and_then(text_of)))
-                    }),
-                    session_issuer: nested.0,
-                    web_id_federation_data: slots[2].and_then(|raw| {
-                        let w = object_fields(raw, &[FEDERATED_PROVIDER, ATTRIBUTES])?;
-                        Some((w[0].and_then(text_of), w[1].and_then(map_of)))
-                    }),
-                    ..SessionContext::default()
-                };
-                for (i, slot) in slots[3..].iter().enumerate() {
-                    sc.strings[i] = slot.and_then(text_of);
-                }
-                sc
-            },
-        ))
+        let fields = fields_seed::<_, ContextNested<'de>>(&CONTEXT_NAMES).deserialize(de)?;
+        Ok(fields.map(|Fields { raw, nested, .. }| {
+            let mut sc = SessionContext {
+                attributes: nested.attributes.map(|Fields { raw: a, .. }| {
+                    let created = a[0]
+                        .and_then(string_of)
+                        .and_then(|s| parse_timestamp_micros(&s));
+                    (created, a[1].and_then(text_of))
+                }),
+                session_issuer: nested.session_issuer,
+                web_id_federation_data: nested.web_id_federation_data.map(
+                    |Fields { raw: w, maps, .. }| {
+                        let [attributes] = maps;
+                        (w[0].and_then(text_of), attributes)
+                    },
+                ),
+                ..SessionContext::default()
+            };
+            for (i, slot) in raw[CONTEXT_STRINGS_FROM..].iter().enumerate() {
+                sc.strings[i] = slot.and_then(text_of);
+            }
+            sc
+        }))
     }
 }
 
-/// `sessionContext.sessionIssuer`, read where it stands.
+/// `sessionContext`'s objects, read where they stand.
 #[derive(Default)]
-struct ContextNested<'a>(Option<StringFields<'a, { SESSION_ISSUER_FIELDS.len() }>>);
+struct ContextNested<'a> {
+    attributes: Option<Fields<'a, { ATTRIBUTE_NAMES.len() }, 0>>,
+    session_issuer: Option<StringFields<'a, { SESSION_ISSUER_FIELDS.len() }>>,
+    web_id_federation_data: Option<Fields<'a, { WEB_ID_NAMES.len() }, 1>>,
+}
 
 impl<'de> Nested<'de> for ContextNested<'de> {
     fn read<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<bool, A::Error> {
-        if slot != SESSION_ISSUER_SLOT {
-            return Ok(false);
+        match slot {
+            ATTRIBUTES_SLOT => {
+                self.attributes = map.next_value_seed(fields_seed::<_, ()>(&ATTRIBUTE_NAMES))?
+            }
+            SESSION_ISSUER_SLOT => {
+                self.session_issuer =
+                    map.next_value_seed(StringStructSeed(&SESSION_ISSUER_FIELDS))?
+            }
+            WEB_ID_FEDERATION_DATA_SLOT => {
+                self.web_id_federation_data =
+                    map.next_value_seed(fields_and_maps_seed::<_, 1, ()>(&WEB_ID_NAMES, 1))?
+            }
+            _ => return Ok(false),
         }
-        self.0 = map.next_value_seed(StringStructSeed(&SESSION_ISSUER_FIELDS))?;
         Ok(true)
     }
 }
@@ -447,25 +460,9 @@ impl<'de, const N: usize> DeserializeSeed<'de> for StringStructSeed<'_, N> {
     type Value = Option<StringFields<'de, N>>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        let fields = fields_and_maps_seed::<N, 0, ()>(self.0, N).deserialize(de)?;
+        let fields = fields_seed::<N, ()>(self.0).deserialize(de)?;
         Ok(fields.map(|f| f.raw.map(|slot| slot.and_then(text_of))))
     }
-}
-
-fn string_struct_of<'a, const N: usize>(
-    raw: &'a RawValue,
-    names: &[&str; N],
-) -> Option<StringFields<'a, N>> {
-    let slots = object_fields(raw, names)?;
-    Some(slots.map(|slot| slot.and_then(text_of)))
-}
-
-/// The named fields of a JSON object; `None` when the value is not an object.
-fn object_fields<'a, const N: usize>(
-    raw: &'a RawValue,
-    names: &[&str; N],
-) -> Option<[Option<&'a RawValue>; N]> {
-    fields_of(raw.get(), names).ok().flatten()
 }
 
 #[cfg(test)]
@@ -512,6 +509,61 @@ mod tests {
         let (created, mfa) = ui.session_context.unwrap().attributes.unwrap();
         assert_eq!(created, Some(1_714_554_000_000_000));
         assert_eq!(mfa.as_deref(), Some("true"));
+    }
+
+    #[test]
+    fn every_object_inside_user_identity_is_read() {
+        let rec = r#"{"eventTime":"2024-05-01T10:00:00Z","userIdentity":{"type":"AssumedRole",
+            "sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::1:role/r"},
+              "webIdFederationData":{"federatedProvider":"arn:aws:iam::1:oidc-provider/x",
+                "attributes":{"aud":"sts", "sub":{"n":1}}},
+              "attributes":{"creationDate":"2024-05-01T09:00:00Z","mfaAuthenticated":false},
+              "sourceIdentity":"alice"},
+            "onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::1:identitystore/d"},
+            "inScopeOf":{"issuerType":"AWS::Lambda::Function","sourceAccount":"1"}}}"#;
+        let ui = parse_record(rec).unwrap().user_identity.unwrap();
+        assert_eq!(ui.strings[0].as_deref(), Some("AssumedRole"));
+        let sc = ui.session_context.unwrap();
+        let issuer = sc.session_issuer.unwrap();
+        assert_eq!(issuer[0].as_deref(), Some("Role"));
+        assert_eq!(issuer[2].as_deref(), Some("arn:aws:iam::1:role/r"));
+        let (provider, attributes) = sc.web_id_federation_data.unwrap();
+        assert_eq!(provider.as_deref(), Some("arn:aws:iam::1:oidc-provider/x"));
+        assert_eq!(
+            attributes.unwrap(),
+            vec![
+                ("aud".into(), Some("sts".into())),
+                ("sub".into(), Some(r#"{"n":1}"#.into()))
+            ]
+        );
+        let (created, mfa) = sc.attributes.unwrap();
+        assert_eq!(created, Some(1_714_554_000_000_000));
+        assert_eq!(mfa.as_deref(), Some("false"));
+        let source_identity = SESSION_CONTEXT_STRINGS
+            .iter()
+            .position(|f| *f == "sourceIdentity")
+            .unwrap();
+        assert_eq!(sc.strings[source_identity].as_deref(), Some("alice"));
+        let on_behalf_of = ui.on_behalf_of.unwrap();
+        assert_eq!(on_behalf_of[0].as_deref(), Some("u-1"));
+        assert_eq!(
+            on_behalf_of[1].as_deref(),
+            Some("arn:aws:identitystore::1:identitystore/d")
+        );
+        let in_scope_of = ui.in_scope_of.unwrap();
+        assert_eq!(in_scope_of[0], None);
+        assert_eq!(in_scope_of[1].as_deref(), Some("1"));
+        assert_eq!(in_scope_of[2].as_deref(), Some("AWS::Lambda::Function"));
+
+        // Values that are not objects are no struct, and the record still parses.
+        let rec = r#"{"eventTime":"2024-05-01T10:00:00Z","userIdentity":{"onBehalfOf":"u-1",
+            "inScopeOf":[1],"sessionContext":{"attributes":7,"sessionIssuer":"x",
+            "webIdFederationData":{"federatedProvider":"p","attributes":"not a map"}}}}"#;
+        let ui = parse_record(rec).unwrap().user_identity.unwrap();
+        assert!(ui.on_behalf_of.is_none() && ui.in_scope_of.is_none());
+        let sc = ui.session_context.unwrap();
+        assert!(sc.attributes.is_none() && sc.session_issuer.is_none());
+        assert_eq!(sc.web_id_federation_data, Some((Some("p".into()), None)));
     }
 
     #[test]
