@@ -2,13 +2,15 @@
 """Builds a real-shaped trail: gzipped trail files made of the real-record corpus, not the
 generator's Inspector-heavy records.
 
-Usage: scripts/real-shaped.py OUT [RECORDS] [FILES] [DAYS]   (default 1,000,000 records in 200
-files over 91 days)
+Usage: scripts/real-shaped.py OUT [RECORDS] [FILES] [DAYS] [ORDER]   (default 1,000,000 records
+in 200 files over 91 days, ORDER `cycle`)
 
 Every record of tests/corpus/real-records.jsonl that has an eventTime (969 of them, 70 event
-sources, about 1.2 KB each) is used in turn, unchanged but for a fresh random eventID and an
-eventTime on its file's day. Files are big, as a busy organization trail's are (5,000 records
-each by default), and lie in the organization layout
+sources, about 1.2 KB each) is used unchanged but for a fresh random eventID and an eventTime on
+its file's day. ORDER `cycle` takes the records in turn, so every file repeats the same sequence of
+969 (the benchmarks' set); `random` draws each at random, as a real trail has no such period
+(zstd finds the period again in a column whose rows keep the input's order). Files are big, as a
+busy organization trail's are (5,000 records each by default), and lie in the organization layout
 AWSLogs/o-…/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_ID.json.gz.
 Seeded: the same arguments give the same files.
 """
@@ -51,6 +53,9 @@ def main():
     records = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
     files = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     days = int(sys.argv[4]) if len(sys.argv) > 4 else 91
+    order = sys.argv[5] if len(sys.argv) > 5 else "cycle"
+    if order not in ("cycle", "random"):
+        sys.exit("real-shaped.py: ORDER is `cycle` or `random`, not `%s`" % order)
     rng = random.Random(7)
     shapes = templates()
     first_day = datetime.datetime(2026, 8, 25, tzinfo=datetime.timezone.utc)
@@ -64,7 +69,10 @@ def main():
         lines = []
         for ms in seconds:
             t = day + datetime.timedelta(milliseconds=ms)
-            text = shapes[n % len(shapes)]
+            if order == "cycle":
+                text = shapes[n % len(shapes)]
+            else:
+                text = shapes[rng.randrange(len(shapes))]
             n += 1
             lines.append(
                 text.replace(ID, "%032x" % rng.getrandbits(128), 1).replace(
