@@ -117,13 +117,18 @@ impl EventBatchBuilder {
     }
 }
 
-/// Finishes a string column and leaves its builder with the room the column took: a parser's
-/// batches are alike, and a builder regrown from empty for each one copied its values at every
-/// doubling (~1% of a convert's CPU, most of it `eventJson`'s). The room is allocated, not
-/// touched, until the next batch fills it.
+/// Finishes a string column and leaves its builder with the room the column took and a quarter
+/// more: a parser's batches are alike, and a builder regrown from empty for each one copied its
+/// values at every doubling (~1% of a convert's CPU, most of it `eventJson`'s). Alike is not the
+/// same: with exactly the last batch's room, every batch a byte bigger than the one before
+/// doubled its `eventJson` (1.5 MiB, `pipeline::BATCH_TEXT_BYTES`) past glibc's 2 MiB mapping
+/// threshold, copying it into a fresh mapping faulted in page by page (~1% of a real-shaped
+/// convert's CPU samples). A quarter more holds a batch's overshoot of one ordinary record and
+/// stays under the threshold. The room is allocated, not touched, until the next batch fills it.
 fn finish_strings(builder: &mut StringBuilder) -> StringArray {
     let array = builder.finish();
-    *builder = StringBuilder::with_capacity(array.len(), array.values().len());
+    let (rows, bytes) = (array.len(), array.values().len());
+    *builder = StringBuilder::with_capacity(rows + rows / 4, bytes + bytes / 4);
     array
 }
 
