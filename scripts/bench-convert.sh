@@ -82,14 +82,15 @@ d_rows=$($duckdb -noheader -list -c "SELECT count(*) FROM read_parquet('$duck_ou
 # strings, as Lake does (BENCHMARKS.md, "The UUID decision"). The same recipe with those two
 # columns kept as strings gives the like-for-like size (size only: one run, not timed).
 duck_str_out=bench-data/duckdb-out-string-ids.parquet
+duck_str_records="SELECT * REPLACE (eventID::VARCHAR AS eventID, requestID::VARCHAR AS requestID) FROM ($duck_records)"
 rm -f "$duck_str_out"
-$duckdb -c "SET threads = 2; COPY (SELECT * REPLACE (eventID::VARCHAR AS eventID, requestID::VARCHAR AS requestID) FROM ($duck_records)) TO '$duck_str_out' (FORMAT parquet, COMPRESSION zstd);" >/dev/null
+$duckdb -c "SET threads = 2; COPY ($duck_str_records) TO '$duck_str_out' (FORMAT parquet, COMPRESSION zstd);" >/dev/null
 d_str_bytes=$(stat -c %s "$duck_str_out")
 # And in trailq's layout, one folder per day (size only): per-file dictionaries, statistics and
 # footers cost bytes that one big file does not pay, most of all when few values repeat a lot.
 duck_part_out=bench-data/duckdb-out-by-day
 rm -rf "$duck_part_out"
-$duckdb -c "SET threads = 2; SET TimeZone = 'UTC'; COPY (SELECT *, CAST(eventTime AS DATE) AS event_date FROM (SELECT * REPLACE (eventID::VARCHAR AS eventID, requestID::VARCHAR AS requestID) FROM ($duck_records))) TO '$duck_part_out' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (event_date));" >/dev/null
+$duckdb -c "SET threads = 2; SET TimeZone = 'UTC'; COPY (SELECT *, CAST(eventTime AS DATE) AS event_date FROM ($duck_str_records)) TO '$duck_part_out' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (event_date));" >/dev/null
 d_part_bytes=$(find "$duck_part_out" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
 # Like for like also means the same row order: trailq sorts each file by eventTime (DESIGN.md),
 # DuckDB's recipe keeps the input's. The real-shaped files repeat the corpus records in a fixed
@@ -98,7 +99,7 @@ d_part_bytes=$(find "$duck_part_out" -name '*.parquet' -printf '%s\n' | awk '{s+
 # DuckDB's parallel partitioned write leaves some files out of order.
 duck_sorted_out=bench-data/duckdb-out-by-day-sorted
 rm -rf "$duck_sorted_out"
-$duckdb -c "SET threads = 1; SET TimeZone = 'UTC'; COPY (SELECT *, CAST(eventTime AS DATE) AS event_date FROM (SELECT * REPLACE (eventID::VARCHAR AS eventID, requestID::VARCHAR AS requestID) FROM ($duck_records)) ORDER BY eventTime) TO '$duck_sorted_out' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (event_date));" >/dev/null
+$duckdb -c "SET threads = 1; SET TimeZone = 'UTC'; COPY (SELECT *, CAST(eventTime AS DATE) AS event_date FROM ($duck_str_records) ORDER BY eventTime) TO '$duck_sorted_out' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (event_date));" >/dev/null
 d_sorted_bytes=$(find "$duck_sorted_out" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
 
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }

@@ -358,6 +358,7 @@ const CONTEXT_STRINGS_FROM: usize = 3;
 const ATTRIBUTE_NAMES: [&str; 2] = [CREATION_DATE, MFA_AUTHENTICATED];
 /// `webIdFederationData`: its provider, and its `attributes` read as map entries.
 const WEB_ID_NAMES: [&str; 2] = [FEDERATED_PROVIDER, ATTRIBUTES];
+const WEB_ID_ATTRIBUTES_SLOT: usize = 1;
 
 impl<'de> DeserializeSeed<'de> for SessionContextSeed {
     type Value = Option<SessionContext<'de>>;
@@ -408,8 +409,9 @@ impl<'de> Nested<'de> for ContextNested<'de> {
                     map.next_value_seed(StringStructSeed(&SESSION_ISSUER_FIELDS))?
             }
             WEB_ID_FEDERATION_DATA_SLOT => {
-                self.web_id_federation_data =
-                    map.next_value_seed(fields_and_maps_seed::<_, 1, ()>(&WEB_ID_NAMES, 1))?
+                self.web_id_federation_data = map.next_value_seed(
+                    fields_and_maps_seed::<_, 1, ()>(&WEB_ID_NAMES, WEB_ID_ATTRIBUTES_SLOT),
+                )?
             }
             _ => return Ok(false),
         }
