@@ -387,7 +387,15 @@ fn read_all(
     let stop = AtomicBool::new(false);
     let (fetched_tx, fetched_rx) = tokio::sync::mpsc::channel::<Fetched>(workers * 2);
     let fetched_rx = Mutex::new(fetched_rx);
-    let (tx, rx) = sync_channel::<Msg>(workers);
+    // Room for each worker to parse four batches ahead (up to ~1.5 MiB of records each) while
+    // this thread commits a partition, instead of waiting for it (`threads::run_behind`): peak
+    // RSS +10-15 MiB. Not while reading S3, whose fetched objects already take the memory a
+    // 10 M-record read has left under the 300 MB bound (BENCHMARKS.md, issue 15).
+    let (tx, rx) = sync_channel::<Msg>(if r.plan.is_some() {
+        workers
+    } else {
+        workers * 4
+    });
     std::thread::scope(|scope| {
         let feeder = match r.plan {
             Some(plan) => {
@@ -783,6 +791,7 @@ fn worker(
     filters: &Filters,
     tx: SyncSender<Msg>,
 ) {
+    threads::run_behind();
     let mut parser = RecordParser::new(filters.clone());
     // Files and objects parsed whose last rows may still be in the parser's batch: one is done
     // (`FileDone`: the days before it may be committed; `ObjectDone`: a commit may count it as
