@@ -55,3 +55,35 @@ pub fn run_behind() {
         );
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn nice_of(tid: libc::pid_t) -> libc::c_int {
+        // SAFETY: a plain system call; no memory is passed.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t) }
+    }
+
+    #[test]
+    fn running_behind_lowers_only_the_calling_thread() {
+        // SAFETY: a plain system call.
+        let this = unsafe { libc::gettid() };
+        let before = nice_of(this);
+        let (lowered, started) = spawn("behind", move || {
+            // SAFETY: a plain system call.
+            let tid = unsafe { libc::gettid() };
+            let start = nice_of(tid);
+            run_behind();
+            (nice_of(tid), start)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            started, before,
+            "a new thread starts at its parent's priority"
+        );
+        assert_eq!(lowered, (before + BEHIND_NICE).min(19));
+        assert_eq!(nice_of(this), before, "the other threads keep theirs");
+    }
+}
