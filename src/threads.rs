@@ -29,7 +29,11 @@ pub fn spawn_scoped<'scope, T: Send + 'scope>(
 /// How much lower than the rest of trailq a thread that only feeds others runs
 /// ([`run_behind`]): Linux's scheduler gives a thread of nice 10 about a tenth of the CPU time of
 /// one of nice 0 when both want the same core.
+#[cfg(target_os = "linux")]
 const BEHIND_NICE: libc::c_int = 10;
+/// The highest nice value (the lowest priority) Linux takes.
+#[cfg(target_os = "linux")]
+const LOWEST_NICE: libc::c_int = 19;
 
 /// Lowers the calling thread's scheduling priority (nice +10), so that on a busy core the threads
 /// it feeds run first. A convert's dataset thread, which merges and writes the partitions, is the
@@ -44,35 +48,38 @@ const BEHIND_NICE: libc::c_int = 10;
 /// its usual priority, which is only slower.
 pub fn run_behind() {
     #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread's own id; no memory is passed.
-    unsafe {
-        let tid = libc::gettid();
-        let now = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
-        libc::setpriority(
-            libc::PRIO_PROCESS,
-            tid as libc::id_t,
-            now.saturating_add(BEHIND_NICE).min(19),
-        );
+    {
+        let tid = this_thread();
+        let lowered = nice_of(tid).saturating_add(BEHIND_NICE).min(LOWEST_NICE);
+        // SAFETY: a plain system call on the calling thread's own id; no memory is passed.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, lowered) };
     }
+}
+
+/// The calling thread's id (what `setpriority` takes on Linux for one thread).
+#[cfg(target_os = "linux")]
+fn this_thread() -> libc::id_t {
+    // SAFETY: a plain system call; no memory is passed.
+    unsafe { libc::gettid() as libc::id_t }
+}
+
+/// The nice value of thread `tid`.
+#[cfg(target_os = "linux")]
+fn nice_of(tid: libc::id_t) -> libc::c_int {
+    // SAFETY: a plain system call; no memory is passed.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, tid) }
 }
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
-    fn nice_of(tid: libc::pid_t) -> libc::c_int {
-        // SAFETY: a plain system call; no memory is passed.
-        unsafe { libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t) }
-    }
-
     #[test]
     fn running_behind_lowers_only_the_calling_thread() {
-        // SAFETY: a plain system call.
-        let this = unsafe { libc::gettid() };
+        let this = this_thread();
         let before = nice_of(this);
         let (lowered, started) = spawn("behind", move || {
-            // SAFETY: a plain system call.
-            let tid = unsafe { libc::gettid() };
+            let tid = this_thread();
             let start = nice_of(tid);
             run_behind();
             (nice_of(tid), start)
@@ -83,7 +90,7 @@ mod tests {
             started, before,
             "a new thread starts at its parent's priority"
         );
-        assert_eq!(lowered, (before + BEHIND_NICE).min(19));
+        assert_eq!(lowered, (before + BEHIND_NICE).min(LOWEST_NICE));
         assert_eq!(nice_of(this), before, "the other threads keep theirs");
     }
 }
